@@ -1,0 +1,45 @@
+"""Turn images into the float feature rows the network reads, one batch at a time.
+
+MNIST stays uint8 in memory (47 MB for the training set); only the batch in hand is
+converted, so no full float copy of the data is ever made.
+
+>>> import numpy as np
+>>> to_features(np.full((2, 28, 28), 255, dtype=np.uint8)).shape
+(2, 784)
+>>> round(float(to_features(np.full((1, 2, 2), 51, dtype=np.uint8)).max()), 6)
+0.2
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["PIXEL_SCALE", "to_features"]
+
+#: uint8 pixels are divided by this to land in [0, 1].
+PIXEL_SCALE = 255.0
+
+
+def to_features(
+    x: npt.ArrayLike, dtype: npt.DTypeLike = np.float32, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Rows of features: uint8 images -> ``x / 255`` flattened; floats -> cast to ``dtype``.
+
+    Args:
+      x: ``(N, H, W)`` or ``(N, D)`` array, uint8 pixels or floats.
+      dtype: the float dtype of the result (the params' dtype).
+      out: optional ``(N, H*W)`` buffer to write into, reused across batches.
+
+    Returns:
+      ``(N, D)`` array of ``dtype``; ``x`` itself when it already is one (no copy).
+    """
+    arr = np.asarray(x)
+    rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 2 else arr
+    if arr.dtype == np.uint8:
+        scale = np.dtype(dtype).type(1.0 / PIXEL_SCALE)
+        return np.multiply(rows, scale, out=out, dtype=dtype)
+    if out is not None:
+        np.copyto(out, rows, casting="same_kind")
+        return out
+    return rows.astype(dtype, copy=False)
