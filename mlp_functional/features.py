@@ -37,7 +37,7 @@ def to_features(
     arr = np.asarray(x)
     rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 2 else arr
     if arr.dtype == np.uint8:
-        scale = np.dtype(dtype).type(1.0 / PIXEL_SCALE)
+        scale = np.asarray(1.0 / PIXEL_SCALE, dtype=dtype)
         return np.multiply(rows, scale, out=out, dtype=dtype)
     if out is not None:
         np.copyto(out, rows, casting="same_kind")

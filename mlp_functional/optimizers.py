@@ -1,0 +1,257 @@
+"""Gradient descent and its refinements, as pairs of pure functions.
+
+An :class:`Optimizer` is ``(init, update)``: ``init(params) -> state`` and
+``update(grads, state, params) -> (params, state)``. The only way behaviour changes
+between steps is through the values in the state, which is a NamedTuple of a step
+count and parameter-shaped buffers (``velocity``, ``mu``, ``nu``).
+
+Every built-in optimizer is written once, as a :class:`FlatRule`: arithmetic on flat
+buffers holding the whole model. ``update`` runs that rule on fresh copies, so it is
+pure; the training loop runs the same rule on its private buffers, so it is fast.
+
+>>> import numpy as np
+>>> from mlp_functional.random import key
+>>> from mlp_functional.params import init, tree_map
+>>> p = init(key(0), [3, 2])
+>>> opt = sgd(0.5)
+>>> grads = tree_map(np.ones_like, p)
+>>> new_p, state = opt.update(grads, opt.init(p), p)
+>>> float((p.layers[0].b - new_p.layers[0].b)[0]), state.step
+(0.5, 1)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .params import Params, freeze, ravel, unravel
+
+__all__ = [
+    "AdamState",
+    "FlatRule",
+    "LearningRate",
+    "MomentumState",
+    "Optimizer",
+    "SgdState",
+    "adam",
+    "from_rule",
+    "learning_rate_at",
+    "momentum",
+    "sgd",
+]
+
+Array = np.ndarray
+LearningRate = float | Callable[[int], float]
+"""A constant, or a schedule ``step -> lr`` (see :mod:`mlp_functional.schedules`)."""
+
+
+class SgdState(NamedTuple):
+    step: int  # updates applied so far
+
+
+class MomentumState(NamedTuple):
+    step: int
+    velocity: Params  # v, shaped like params
+
+
+class AdamState(NamedTuple):
+    step: int
+    mu: Params  # first moment m, shaped like params
+    nu: Params  # second moment v, shaped like params
+
+
+Kernel = Callable[[Array, Array, tuple[Array, ...], int, Array], None]
+
+
+class FlatRule(NamedTuple):
+    """An optimizer as in-place arithmetic on flat buffers.
+
+    Attributes:
+      state_type: a NamedTuple ``(step, *slots)``; each slot is parameter-shaped.
+      apply: ``(params, grads, slots, step, scratch) -> None``; updates ``params`` and
+        ``slots`` in place for update number ``step`` (0-based). ``grads`` and ``scratch`` may be
+        overwritten. All arrays are 1-D and of the params' dtype; the arithmetic is
+        elementwise, so a rule may be applied to matching slices independently.
+      learning_rate: the step size at a given step, for logs.
+    """
+
+    state_type: type[Any]
+    apply: Kernel
+    learning_rate: Callable[[int], float]
+
+
+class Optimizer(NamedTuple):
+    """``init(params) -> state`` and ``update(grads, state, params) -> (params, state)``.
+
+    ``rule`` is the flat form the training loop uses; an optimizer a user writes
+    by hand may leave it ``None`` and the loop will call ``update`` each step.
+    """
+
+    init: Callable[[Params], Any]
+    update: Callable[[Params, Any, Params], tuple[Params, Any]]
+    rule: FlatRule | None = None
+
+
+def learning_rate_at(lr: LearningRate, step: int) -> float:
+    """The learning rate at ``step``: ``lr(step)`` for a schedule, else ``lr``.
+
+    >>> learning_rate_at(0.1, 7), learning_rate_at(lambda s: 1 / (s + 1), 3)
+    (0.1, 0.25)
+    """
+    return float(lr(step)) if callable(lr) else float(lr)
+
+
+def _check_lr(lr: LearningRate) -> None:
+    if callable(lr):
+        return
+    if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
+        raise ValueError(f"learning rate must be a finite number >= 0 or a schedule, got lr={lr!r}")
+
+
+def _check_unit(name: str, value: float) -> None:
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {name}={value!r}")
+
+
+def _slot_count(state_type: type[Any]) -> int:
+    return len(state_type._fields) - 1  # type: ignore[attr-defined]
+
+
+def from_rule(rule: FlatRule) -> Optimizer:
+    """Build the pure ``(init, update)`` pair from a flat rule.
+
+    ``update`` copies params, grads and state into fresh buffers, applies the
+    rule there, and hands the results out read-only: its inputs are never touched.
+    """
+    n_slots = _slot_count(rule.state_type)
+
+    def init(params: Params) -> Any:
+        def zeros() -> Params:
+            return unravel(freeze(np.zeros(ravel(params).size, params.dtype)), params)
+
+        return rule.state_type(0, *(zeros() for _ in range(n_slots)))
+
+    def update(grads: Params, state: Any, params: Params) -> tuple[Params, Any]:
+        if not isinstance(state, rule.state_type):
+            raise TypeError(
+                f"optimizer state is {type(state).__name__}, this optimizer needs "
+                f"{rule.state_type.__name__}: make sure you have called init first"
+            )
+        p = ravel(params)
+        slots = tuple(ravel(s) for s in state[1:])
+        rule.apply(p, ravel(grads), slots, state.step, np.empty_like(p))
+        new_slots = (unravel(freeze(s), params) for s in slots)
+        return unravel(freeze(p), params), rule.state_type(state.step + 1, *new_slots)
+
+    return Optimizer(init, update, rule)
+
+
+def sgd(lr: LearningRate) -> Optimizer:
+    """Plain gradient descent: ``p <- p - lr * g``.
+
+    Args:
+      lr: learning rate, a constant or a schedule ``step -> lr``.
+
+    >>> sgd(0.1).rule.learning_rate(0)
+    0.1
+    """
+    _check_lr(lr)
+
+    def apply(p: Array, g: Array, slots: tuple[Array, ...], step: int, scratch: Array) -> None:
+        np.multiply(g, learning_rate_at(lr, step), out=scratch)
+        p -= scratch
+
+    return from_rule(FlatRule(SgdState, apply, lambda step: learning_rate_at(lr, step)))
+
+
+def momentum(lr: LearningRate, beta: float = 0.9, nesterov: bool = False) -> Optimizer:
+    """Heavy-ball momentum, as ``torch.optim.SGD(momentum=beta, nesterov=...)``.
+
+    ``v <- beta * v + g`` then ``p <- p - lr * v`` (or ``p <- p - lr * (g + beta * v)``
+    with Nesterov's look-ahead). With ``beta = 0`` this is exactly :func:`sgd`.
+
+    Args:
+      lr: learning rate or schedule.
+      beta: momentum coefficient in [0, 1).
+      nesterov: use the Nesterov form.
+
+    >>> momentum(0.1, beta=0.0).rule.learning_rate(5)
+    0.1
+    """
+    _check_lr(lr)
+    _check_unit("beta", beta)
+
+    def apply(p: Array, g: Array, slots: tuple[Array, ...], step: int, scratch: Array) -> None:
+        (v,) = slots
+        v *= beta
+        v += g
+        if nesterov:
+            np.multiply(v, beta, out=scratch)
+            scratch += g
+            scratch *= learning_rate_at(lr, step)
+        else:
+            np.multiply(v, learning_rate_at(lr, step), out=scratch)
+        p -= scratch
+
+    return from_rule(FlatRule(MomentumState, apply, lambda step: learning_rate_at(lr, step)))
+
+
+def adam(
+    lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+) -> Optimizer:
+    """Adam (Kingma & Ba, 2014) with bias correction, in the form ``torch.optim.Adam`` uses.
+
+    At step ``t = 1, 2, ...``::
+
+        m <- b1 m + (1 - b1) g          v <- b2 v + (1 - b2) g**2
+        p <- p - lr / (1 - b1**t) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)
+
+    ``eps`` is added after the bias correction of ``v`` (not folded into the
+    learning rate), so the first step moves each weight by about ``lr``.
+
+    Args:
+      lr: learning rate or schedule.
+      b1, b2: decay rates of the moment estimates, in [0, 1).
+      eps: added to the denominator, > 0.
+
+    Reference: D. P. Kingma, J. Ba, "Adam: A Method for Stochastic Optimization", 2014.
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init, tree_map
+    >>> p = init(key(0), [2, 2], dtype="float64")
+    >>> opt = adam(0.01)
+    >>> q, _ = opt.update(tree_map(lambda w: w + 3.0, p), opt.init(p), p)
+    >>> np.round(p.layers[0].b - q.layers[0].b, 6).tolist()
+    [0.01, 0.01]
+    """
+    _check_lr(lr)
+    _check_unit("b1", b1)
+    _check_unit("b2", b2)
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0, got eps={eps!r}")
+
+    def apply(p: Array, g: Array, slots: tuple[Array, ...], step: int, scratch: Array) -> None:
+        mu, nu = slots
+        t = step + 1
+        np.multiply(g, 1 - b1, out=scratch)
+        mu *= b1
+        mu += scratch
+        np.multiply(g, g, out=scratch)
+        scratch *= 1 - b2
+        nu *= b2
+        nu += scratch
+        # With c2 = sqrt(1 - b2**t): m / (sqrt(v)/c2 + eps) == c2 * m / (sqrt(v) + eps*c2),
+        # which saves a pass over the buffers.
+        c2 = math.sqrt(1 - b2**t)
+        np.sqrt(nu, out=scratch)
+        scratch += eps * c2
+        np.divide(mu, scratch, out=scratch)
+        scratch *= learning_rate_at(lr, step) / (1 - b1**t) * c2
+        p -= scratch
+
+    return from_rule(FlatRule(AdamState, apply, lambda step: learning_rate_at(lr, step)))
