@@ -1,0 +1,81 @@
+"""Shared fixtures: where the real MNIST files are, and a tiny synthetic dataset."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    """The folder of the real MNIST files: ``$MLP_FUNCTIONAL_DATA/mnist``.
+
+    A relative ``MLP_FUNCTIONAL_DATA`` is taken from the repository root; unset, it is
+    ``../shared/data``. Missing files skip the test locally but fail it in CI (CI=true).
+    """
+    root = Path(os.environ.get("MLP_FUNCTIONAL_DATA") or "../shared/data")
+    folder = (root if root.is_absolute() else REPO_ROOT / root).resolve() / "mnist"
+    missing = [n for n in MNIST_FILES if not (folder / n).is_file()]
+    if missing:
+        message = (
+            f"real MNIST missing in {folder} ({', '.join(missing)}); "
+            "set MLP_FUNCTIONAL_DATA to the folder that holds mnist/"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return folder
+
+
+@pytest.fixture
+def data_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the dataset cache at a fresh temporary folder and unset MLP_FUNCTIONAL_DATA."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MLP_FUNCTIONAL_CACHE", str(cache))
+    monkeypatch.delenv("MLP_FUNCTIONAL_DATA", raising=False)
+    return cache
+
+
+def _sha256(path: Path) -> str:
+    data = path.read_bytes()
+    return hashlib.sha256(gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data).hexdigest()
+
+
+@pytest.fixture
+def make_tiny() -> Callable[..., tuple]:
+    """Write a tiny synthetic dataset (MNIST file names, 28x28 images) into a folder.
+
+    Returns ``make(folder, seed=0) -> (spec, arrays)``: the ``DatasetSpec`` named "tiny"
+    with these files' hashes and no mirrors, and the four arrays in registry order.
+    """
+    from mlp_functional.data import DatasetSpec, Files, FileSpec, write_idx
+
+    def make(folder: Path, seed: int = 0) -> tuple:
+        rng = np.random.default_rng(seed)
+        arrays = [
+            rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+            rng.integers(0, 3, 5, dtype=np.uint8),
+            rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
+            rng.integers(0, 3, 3, dtype=np.uint8),
+        ]
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in zip(MNIST_FILES, arrays, strict=True):
+            write_idx(folder / name, array)
+        files = Files(*(FileSpec(n, _sha256(folder / n)) for n in MNIST_FILES))
+        return DatasetSpec("tiny", files, mirrors=(), classes=("a", "b", "c")), arrays
+
+    return make
