@@ -37,8 +37,7 @@ def to_features(
     arr = np.asarray(x)
     rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 2 else arr
     if arr.dtype == np.uint8:
-        scale = np.asarray(1.0 / PIXEL_SCALE, dtype=dtype)
-        return np.multiply(rows, scale, out=out, dtype=dtype)
+        return np.divide(rows, np.asarray(PIXEL_SCALE, dtype=dtype), out=out, dtype=dtype)
     if out is not None:
         np.copyto(out, rows, casting="same_kind")
         return out

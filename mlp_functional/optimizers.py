@@ -118,7 +118,7 @@ def _check_unit(name: str, value: float) -> None:
 
 
 def _slot_count(state_type: type[Any]) -> int:
-    return len(state_type._fields) - 1  # type: ignore[attr-defined]
+    return len(state_type._fields) - 1
 
 
 def from_rule(rule: FlatRule) -> Optimizer:

@@ -106,6 +106,9 @@ def unravel(flat: Array, like: Params) -> Params:
     >>> bool((q.layers[0].w == p.layers[0].w).all())
     True
     """
+    needed = n_params(like)
+    if flat.shape != (needed,):
+        raise ValueError(f"flat buffer has shape {flat.shape}, the model needs ({needed},)")
     layers = []
     offset = 0
     for layer in like.layers:
@@ -114,8 +117,6 @@ def unravel(flat: Array, like: Params) -> Params:
             views.append(flat[offset : offset + a.size].reshape(a.shape))
             offset += a.size
         layers.append(Layer(*views))
-    if offset != flat.size:
-        raise ValueError(f"flat buffer has {flat.size} values, the model needs {offset}")
     return Params(tuple(layers), like.activation)
 
 

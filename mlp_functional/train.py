@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import reduce
 from typing import Any, NamedTuple
 
@@ -89,12 +89,17 @@ class EpochLog(NamedTuple):
 
 
 class DivergenceError(FloatingPointError):
-    """The loss became NaN or infinite; ``last_good`` holds the state before that step."""
+    """The loss became NaN or infinite at ``step``.
 
-    def __init__(self, step: int, loss: float, last_good: TrainState) -> None:
+    ``last_good`` is the latest state whose loss was still finite (the state one step
+    earlier, rebuilt exactly by replaying the epoch), or ``None`` when the state the
+    call started from already failed.
+    """
+
+    def __init__(self, step: int, loss: float, last_good: TrainState | None) -> None:
         super().__init__(
             f"training diverged at step {step}: loss is {loss}; try a smaller learning rate "
-            "or inputs normalised to [0, 1] (the state before this step is in .last_good)"
+            "or inputs normalised to [0, 1] (the last state with a finite loss is in .last_good)"
         )
         self.step = step
         self.loss = loss
@@ -125,7 +130,10 @@ def train_step(state: TrainState, xb: Any, yb: Any) -> TrainState:
     1
     """
     xb, yb = check_batch(state.params, xb, yb)
-    _, new_state = _pure_step(state, to_features(xb, state.params.dtype), yb)
+    try:
+        _, new_state = _pure_step(state, to_features(xb, state.params.dtype), yb)
+    except _DivergedError as diverged:
+        raise DivergenceError(diverged.step, diverged.loss, None) from None
     return new_state
 
 
@@ -134,7 +142,7 @@ def _pure_step(state: TrainState, xb: Array, yb: Array) -> tuple[tuple[float, Ar
     flat = np.empty(ravel(params).size, params.dtype)
     loss, predicted = backprop(params, xb, yb, unravel(flat, params))
     if not math.isfinite(loss):
-        raise DivergenceError(state.step, loss, state)
+        raise _DivergedError(state.step, loss)
     grads = unravel(freeze(flat), params)
     new_params, opt_state = state.optimizer.update(grads, state.opt_state, params)
     return (loss, predicted), state._replace(
@@ -192,10 +200,19 @@ def _epoch(state: TrainState, x: Array, y: Array, batch_size: int) -> tuple[Trai
     started = time.perf_counter()
     next_key, shuffle_key = split(state.key)
     order = generator(shuffle_key).permutation(len(x))
-    if state.optimizer.rule is None:
-        new_state, run = _epoch_pure(state, x, y, order, batch_size)
-    else:
-        new_state, run = _epoch_inplace(state, x, y, order, batch_size)
+    # Overflow shows up as a non-finite loss, which the loop turns into a DivergenceError
+    # naming the step; NumPy's own warnings on the way there would only be noise.
+    loop = _epoch_pure if state.optimizer.rule is None else _epoch_inplace
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            new_state, run = loop(state, x, y, minibatches(order, batch_size), batch_size)
+        except _DivergedError as diverged:
+            good_steps = diverged.step - 1 - state.step
+            last_good = None
+            if good_steps >= 0:
+                replay = itertools.islice(minibatches(order, batch_size), good_steps)
+                last_good = loop(state, x, y, replay, batch_size)[0]._replace(key=next_key)
+            raise DivergenceError(diverged.step, diverged.loss, last_good) from None
     steps = run.step - state.step
     rule = state.optimizer.rule
     log = EpochLog(
@@ -212,7 +229,7 @@ def _epoch(state: TrainState, x: Array, y: Array, batch_size: int) -> tuple[Trai
 
 
 def _epoch_pure(
-    state: TrainState, x: Array, y: Array, order: Array, batch_size: int
+    state: TrainState, x: Array, y: Array, batches: Iterable[Array], batch_size: int
 ) -> tuple[TrainState, _Running]:
     """The plain loop for optimizers without a flat rule: one pure step per batch."""
     rows = x.reshape(len(x), -1)
@@ -228,11 +245,11 @@ def _epoch_pure(
             new.step, run.loss_sum + loss * len(idx), run.correct + correct, run.seen + len(idx)
         )
 
-    return reduce(step, minibatches(order, batch_size), (state, _Running(state.step, 0.0, 0, 0)))
+    return reduce(step, batches, (state, _Running(state.step, 0.0, 0, 0)))
 
 
 def _epoch_inplace(
-    state: TrainState, x: Array, y: Array, order: Array, batch_size: int
+    state: TrainState, x: Array, y: Array, batches: Iterable[Array], batch_size: int
 ) -> tuple[TrainState, _Running]:
     """The fast loop: the optimizer's flat rule applied to private buffers."""
     rule = state.optimizer.rule
@@ -269,11 +286,7 @@ def _epoch_inplace(
         )
         return state._replace(params=frozen, opt_state=opt_state, step=step)
 
-    try:
-        run = reduce(step, minibatches(order, batch_size), _Running(state.step, 0.0, 0, 0))
-    except _DivergedError as diverged:
-        last_good = snapshot(diverged.step) if np.isfinite(p).all() else state
-        raise DivergenceError(diverged.step, diverged.loss, last_good) from None
+    run = reduce(step, batches, _Running(state.step, 0.0, 0, 0))
     return snapshot(run.step), run
 
 

@@ -52,7 +52,9 @@ def check_inputs(params: Params, x: Any) -> np.ndarray:
         )
     if x.dtype.kind not in "uif":
         raise ValueError(f"x must hold numbers, got dtype {x.dtype}")
-    if x.dtype.kind == "f" and x.size:
+    if x.dtype.kind == "f":
+        if not x.size:
+            return x
         low, high = float(x.min()), float(x.max())
         if not (np.isfinite(low) and np.isfinite(high)):
             raise ValueError("x contains NaN or infinity; clean the inputs first")
