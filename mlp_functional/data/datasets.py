@@ -101,6 +101,10 @@ def load(
 
     >>> load("mnist").train.images.shape  # doctest: +SKIP
     (60000, 28, 28)
+    >>> load("mnsit")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown dataset 'mnsit'; choose one of: mnist, fashion-mnist
     """
     spec = get_spec(name)
     looked = []
@@ -155,10 +159,13 @@ def fetch(
 
     >>> fetch("mnist")  # doctest: +SKIP
     PosixPath('/home/me/.cache/mlp_functional/mnist')
+    >>> fetch("mnist", source_dir="no/such/folder")
+    Traceback (most recent call last):
+    ...
+    mlp_functional.data.errors.DatasetNotFoundError: .../no/such/folder lacks ...
     """
     spec = get_spec(name)
     cache = cache_dir(spec.name)
-    cache.mkdir(parents=True, exist_ok=True)
     if source_dir is not None:
         _copy_from(spec, Path(source_dir), cache)
         return cache
@@ -282,8 +289,10 @@ def _copy_from(spec: DatasetSpec, source: Path, cache: Path) -> None:
             f"{folder.absolute()} lacks {', '.join(missing)} of {spec.name}; put all four "
             f"files there, or run `mlp-functional fetch --dataset {spec.name}` to download them"
         )
-    for f, path in found:
+    for f, path in found:  # all four verified before any is copied
         _read_supplied(path, f, spec)
+    cache.mkdir(parents=True, exist_ok=True)
+    for f, path in found:
         with atomic_file(cache / path.name) as (out, _), open(path, "rb") as src:
             shutil.copyfileobj(src, out, 1 << 20)
         for other in f.names:  # an older copy under the other accepted name would shadow it
