@@ -85,7 +85,8 @@ def load(
 
     Args:
       name: ``"mnist"``, ``"fashion-mnist"`` (see ``DATASETS``) or a :class:`DatasetSpec`.
-      data_dir: a folder holding the four files, looked at first.
+      data_dir: a folder holding the four files (or their ``<name>/`` subfolder),
+        looked at first.
       download_options: timeouts and retries if it comes to downloading.
 
     Returns:
@@ -170,7 +171,10 @@ def fetch(
         _copy_from(spec, Path(source_dir), cache)
         return cache
     found, _ = _find(cache, spec.files)
-    good = {f.name for f, p in found if _read_cached(p, f) is not None}
+    good = set()
+    for f, p in found:
+        if _read_cached(p, f) is not None:
+            good.add(f.name)
     looked = [_describe_place("the cache", cache, [], spec.files)]
     for f in spec.files:
         if f.name not in good:
