@@ -74,14 +74,17 @@ class FlatRule(NamedTuple):
       state_type: a NamedTuple ``(step, *slots)``; each slot is parameter-shaped.
       apply: ``(params, grads, slots, step, scratch) -> None``; updates ``params`` and
         ``slots`` in place for update number ``step`` (0-based). ``grads`` and ``scratch`` may be
-        overwritten. All arrays are 1-D and of the params' dtype; the arithmetic is
-        elementwise, so a rule may be applied to matching slices independently.
+        overwritten. All arrays are 1-D and of the params' dtype.
       learning_rate: the step size at a given step, for logs.
+      elementwise: ``True`` when each output entry depends only on the same entries of
+        the inputs, so the rule may run on slices in parallel; ``False`` for rules
+        that look at the whole gradient (such as clipping by its global norm).
     """
 
     state_type: type[Any]
     apply: Kernel
     learning_rate: Callable[[int], float]
+    elementwise: bool = True
 
 
 class Optimizer(NamedTuple):

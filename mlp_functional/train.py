@@ -33,6 +33,7 @@ import numpy as np
 from .backprop import backprop, workspace
 from .features import to_features
 from .optimizers import Optimizer
+from .parallel import SplitRule
 from .params import Params, freeze, ravel, unravel
 from .predict import evaluate
 from .random import Key, generator, split
@@ -275,19 +276,16 @@ def _epoch_inplace(
         loss, predicted = backprop(live, xb, yb, grads, space)
         if not math.isfinite(loss):
             raise _DivergedError(run.step, loss)
-        rule.apply(p, g, slots, opt_count + run.step - state.step, scratch)
+        update(opt_count + run.step - state.step)
         correct = int(np.count_nonzero(predicted == yb))
         return _Running(run.step + 1, run.loss_sum + loss * n, run.correct + correct, run.seen + n)
 
-    def snapshot(step: int) -> TrainState:
-        frozen = unravel(freeze(p.copy()), params)
-        opt_state = type(state.opt_state)(
-            opt_count + step - state.step, *(unravel(freeze(s.copy()), params) for s in slots)
-        )
-        return state._replace(params=frozen, opt_state=opt_state, step=step)
-
-    run = reduce(step, batches, _Running(state.step, 0.0, 0, 0))
-    return snapshot(run.step), run
+    with SplitRule(rule, p, g, slots, scratch) as update:
+        run = reduce(step, batches, _Running(state.step, 0.0, 0, 0))
+    frozen = unravel(freeze(p), params)
+    step_count = opt_count + run.step - state.step
+    opt_state = type(state.opt_state)(step_count, *(unravel(freeze(s), params) for s in slots))
+    return state._replace(params=frozen, opt_state=opt_state, step=run.step), run
 
 
 class _DivergedError(Exception):
