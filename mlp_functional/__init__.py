@@ -22,6 +22,7 @@ from .optimizers import (
     Optimizer,
     SgdState,
     adam,
+    adamw,
     from_rule,
     learning_rate_at,
     momentum,
@@ -30,6 +31,7 @@ from .optimizers import (
 from .params import Layer, Params, init, n_params, ravel, tree_map, unravel
 from .predict import Hardest, accuracy, evaluate, hardest, predict, predict_proba
 from .random import Key, generator, key, split
+from .regularize import add_l2, clip_by_global_norm, dropout
 from .schedules import constant, cosine, one_cycle, step_decay, warmup_cosine
 from .train import (
     DivergenceError,
@@ -65,10 +67,14 @@ __all__ = [
     "__version__",
     "accuracy",
     "adam",
+    "adamw",
+    "add_l2",
     "check_grad",
+    "clip_by_global_norm",
     "constant",
     "cosine",
     "cross_entropy",
+    "dropout",
     "evaluate",
     "fit",
     "forward",

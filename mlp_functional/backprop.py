@@ -59,16 +59,22 @@ def workspace(params: Params, batch_size: int) -> Workspace:
 
 
 def backprop(
-    params: Params, x: Array, y: Array, grads: Params, space: Workspace | None = None
+    params: Params,
+    x: Array,
+    y: Array,
+    grads: Params,
+    space: Workspace | None = None,
+    masks: Sequence[Array] | None = None,
 ) -> tuple[float, Array]:
     """Loss on a batch of float features; gradients written into the arrays of ``grads``.
 
     The engine room of :func:`loss_and_grad` and of the training loop: no
-    validation, no allocation when ``space`` is given. Returns the mean loss and
-    the logits' argmax (for the running accuracy).
+    validation, no allocation when ``space`` is given. With dropout ``masks`` the
+    chain rule picks up their factor: ``delta_{l-1} = (delta_l @ w_l.T) * mask * f'``.
+    Returns the mean loss and the logits' argmax (for the running accuracy).
     """
     n = len(x)
-    trace = propagate(params, x, None if space is None else space.z)
+    trace = propagate(params, x, None if space is None else space.z, masks)
     predicted = trace.logits.argmax(axis=1)
     # The logits are not needed once the loss is known: the gradient overwrites them.
     mean_loss = softmax_cross_entropy(trace.logits, y, out=trace.logits)
@@ -82,7 +88,9 @@ def backprop(
             break
         out = None if space is None else space.delta[i - 1][:n]
         delta = np.matmul(delta, params.layers[i].w.T, out=out)
-        delta *= derivative(trace.pre[i - 1], trace.inputs[i])
+        if masks is not None:
+            delta *= masks[i - 1]
+        delta *= derivative(trace.pre[i - 1], trace.hidden[i - 1])
     return mean_loss, predicted
 
 

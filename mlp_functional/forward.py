@@ -37,32 +37,45 @@ class Trace(NamedTuple):
       inputs: ``(a_0, ..., a_{L-1})``, what each layer read; ``a_0`` is ``x`` as floats.
       pre: ``(z_1, ..., z_{L-1})``, the hidden layers' pre-activations.
       logits: ``z_L``, shape ``(N, classes)``.
+      hidden: ``(f(z_1), ..., f(z_{L-1}))``; the same arrays as ``inputs[1:]`` unless
+        dropout masked the inputs (the derivative needs the unmasked values).
     """
 
     inputs: tuple[Array, ...]
     pre: tuple[Array, ...]
     logits: Array
+    hidden: tuple[Array, ...] = ()
 
 
-def propagate(params: Params, x: Array, buffers: Sequence[Array] | None = None) -> Trace:
+def propagate(
+    params: Params,
+    x: Array,
+    buffers: Sequence[Array] | None = None,
+    masks: Sequence[Array] | None = None,
+) -> Trace:
     """The forward pass on float features, optionally writing ``z_l`` into ``buffers``.
 
     Internal building block shared by :func:`forward`, back propagation and the
-    training loop; it does not validate or convert its input.
+    training loop; it does not validate or convert its input. ``masks`` (training
+    only) are the hidden layers' scaled dropout masks: ``a_l = f(z_l) * mask_l``.
     """
     act = params.activation
     a = x
     inputs = [x]
     pre: list[Array] = []
+    hidden: list[Array] = []
     last = len(params.layers) - 1
     for i, layer in enumerate(params.layers):
         out = None if buffers is None else buffers[i][: len(a)]
         z = np.matmul(a, layer.w, out=out)
         z += layer.b
         if i == last:
-            return Trace(tuple(inputs), tuple(pre), z)
+            return Trace(tuple(inputs), tuple(pre), z, tuple(hidden))
         a = act.value(z)
         pre.append(z)
+        hidden.append(a)
+        if masks is not None:
+            a = a * masks[i]
         inputs.append(a)
     raise AssertionError("params has no layers")
 

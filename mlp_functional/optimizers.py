@@ -38,6 +38,7 @@ __all__ = [
     "Optimizer",
     "SgdState",
     "adam",
+    "adamw",
     "from_rule",
     "learning_rate_at",
     "momentum",
@@ -258,3 +259,35 @@ def adam(
         p -= scratch
 
     return from_rule(FlatRule(AdamState, apply, lambda step: learning_rate_at(lr, step)))
+
+
+def adamw(
+    lr: LearningRate = 1e-3,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+    weight_decay: float = 1e-2,
+) -> Optimizer:
+    """Adam with decoupled weight decay, in the form ``torch.optim.AdamW`` uses.
+
+    Each step first shrinks every parameter, ``p <- p - lr * weight_decay * p``, then
+    takes the :func:`adam` step. With ``weight_decay = 0`` it is exactly ``adam``.
+
+    Reference: I. Loshchilov, F. Hutter, "Decoupled Weight Decay Regularization", 2019.
+
+    >>> adamw(1e-3, weight_decay=0.0).rule.state_type.__name__
+    'AdamState'
+    """
+    if not (isinstance(weight_decay, (int, float)) and math.isfinite(weight_decay)):
+        raise ValueError(f"weight_decay must be a finite number, got weight_decay={weight_decay!r}")
+    if weight_decay < 0:
+        raise ValueError(f"weight_decay must be >= 0, got weight_decay={weight_decay!r}")
+    inner = adam(lr, b1, b2, eps).rule
+    assert inner is not None
+
+    def apply(p: Array, g: Array, slots: tuple[Array, ...], step: int, scratch: Array) -> None:
+        if weight_decay:
+            p *= 1 - learning_rate_at(lr, step) * weight_decay
+        inner.apply(p, g, slots, step, scratch)
+
+    return from_rule(inner._replace(apply=apply))

@@ -24,19 +24,20 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import reduce
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .backprop import backprop, workspace
+from .backprop import Workspace, backprop, workspace
 from .features import to_features
 from .optimizers import Optimizer
 from .parallel import SplitRule
 from .params import Params, freeze, ravel, unravel
 from .predict import evaluate
 from .random import Key, generator, split
+from .regularize import check_rate, dropout_mask
 from .validate import check_batch
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
 ]
 
 Array = np.ndarray
+Augment = Callable[[Key, Array], Array]
 
 
 class TrainState(NamedTuple):
@@ -138,10 +140,12 @@ def train_step(state: TrainState, xb: Any, yb: Any) -> TrainState:
     return new_state
 
 
-def _pure_step(state: TrainState, xb: Array, yb: Array) -> tuple[tuple[float, Array], TrainState]:
+def _pure_step(
+    state: TrainState, xb: Array, yb: Array, masks: Sequence[Array] | None = None
+) -> tuple[tuple[float, Array], TrainState]:
     params = state.params
     flat = np.empty(ravel(params).size, params.dtype)
-    loss, predicted = backprop(params, xb, yb, unravel(flat, params))
+    loss, predicted = backprop(params, xb, yb, unravel(flat, params), masks=masks)
     if not math.isfinite(loss):
         raise _DivergedError(state.step, loss)
     grads = unravel(freeze(flat), params)
@@ -168,14 +172,81 @@ class _Running(NamedTuple):
     correct: int
     seen: int
 
+    def after(self, loss: float, predicted: Array, labels: Array) -> _Running:
+        correct = int(np.count_nonzero(predicted == labels))
+        n = len(labels)
+        return _Running(
+            self.step + 1, self.loss_sum + loss * n, self.correct + correct, self.seen + n
+        )
+
+
+class _Regimen(NamedTuple):
+    """How batches are made beyond shuffling: dropout rate and augmentation."""
+
+    batch_size: int
+    dropout: float = 0.0
+    augment: Augment | None = None
+
+
+Batch = tuple[Array, Array, list[Array] | None]
+
+
+def _batch_maker(
+    state: TrainState, x: Array, y: Array, regimen: _Regimen, keys: tuple[Key, Key], reuse: bool
+) -> Callable[[int, Array], Batch]:
+    """``(i, indices) -> (features, labels, dropout masks)`` for the epoch's i-th batch.
+
+    Dropout masks are drawn in batch order from one generator, augmentation gets a
+    key per batch; both only from the epoch's keys, so a replay sees the same batches.
+    With ``reuse`` the gathered pixels and features go into buffers kept across steps.
+    """
+    dtype = state.params.dtype
+    rows = x.reshape(len(x), -1)
+    widths = state.params.sizes[1:-1]
+    dropout_key, augment_key = keys
+    rng = generator(dropout_key) if regimen.dropout else None
+    n_batches = math.ceil(len(x) / regimen.batch_size)
+    augment_keys = split(augment_key, n_batches) if regimen.augment else ()
+    gathered = np.empty((regimen.batch_size, rows.shape[1]), rows.dtype) if reuse else None
+    features = np.empty((regimen.batch_size, rows.shape[1]), dtype) if reuse else None
+
+    def make(i: int, idx: Array) -> Batch:
+        n = len(idx)
+        if gathered is not None and features is not None:
+            pixels = np.take(rows, idx, axis=0, out=gathered[:n])
+            xb = to_features(pixels, dtype, out=features[:n])
+        else:
+            xb = to_features(rows[idx], dtype)
+        if regimen.augment is not None:
+            xb = regimen.augment(augment_keys[i], xb)
+        masks = None
+        if rng is not None:
+            masks = [dropout_mask(rng, (n, w), regimen.dropout, dtype) for w in widths]
+        return xb, y[idx], masks
+
+    return make
+
 
 def _check_batch_size(batch_size: int) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got batch_size={batch_size!r}")
 
 
+def _regimen(batch_size: int, dropout: float, augment: Augment | None) -> _Regimen:
+    _check_batch_size(batch_size)
+    if augment is not None and not callable(augment):
+        raise ValueError(f"augment must be a function (key, batch) -> batch, got {augment!r}")
+    return _Regimen(batch_size, check_rate(dropout), augment)
+
+
 def train_epoch(
-    state: TrainState, x: Any, y: Any, *, batch_size: int = 128
+    state: TrainState,
+    x: Any,
+    y: Any,
+    *,
+    batch_size: int = 128,
+    dropout: float = 0.0,
+    augment: Augment | None = None,
 ) -> tuple[TrainState, EpochLog]:
     """One pass over ``(x, y)`` in minibatches shuffled with the state's key.
 
@@ -185,6 +256,9 @@ def train_epoch(
         batch at a time (no full float copy is made).
       y: ``(N,)`` integer labels.
       batch_size: examples per step; the last batch may be smaller.
+      dropout: rate of inverted dropout on every hidden layer during training.
+      augment: optional ``(key, features) -> features`` applied to each float batch
+        of shape ``(B, D)`` (see :mod:`mlp_functional.augment`); labels are untouched.
 
     Returns:
       ``(new_state, log)``; every example is visited exactly once.
@@ -192,99 +266,91 @@ def train_epoch(
     Raises:
       DivergenceError: the loss became non-finite.
     """
-    _check_batch_size(batch_size)
+    regimen = _regimen(batch_size, dropout, augment)
     x, labels = check_batch(state.params, x, y)
-    return _epoch(state, x, labels, batch_size)
+    return _epoch(state, x, labels, regimen)
 
 
-def _epoch(state: TrainState, x: Array, y: Array, batch_size: int) -> tuple[TrainState, EpochLog]:
+def _epoch(state: TrainState, x: Array, y: Array, regimen: _Regimen) -> tuple[TrainState, EpochLog]:
     started = time.perf_counter()
-    next_key, shuffle_key = split(state.key)
+    next_key, shuffle_key, dropout_key, augment_key = split(state.key, 4)
     order = generator(shuffle_key).permutation(len(x))
+    loop = _epoch_pure if state.optimizer.rule is None else _epoch_inplace
+    reuse = loop is _epoch_inplace
+
+    def run_batches(limit: int | None = None) -> tuple[TrainState, _Running]:
+        make = _batch_maker(state, x, y, regimen, (dropout_key, augment_key), reuse)
+        batches = enumerate(minibatches(order, regimen.batch_size))
+        return loop(state, itertools.starmap(make, itertools.islice(batches, limit)))
+
     # Overflow shows up as a non-finite loss, which the loop turns into a DivergenceError
     # naming the step; NumPy's own warnings on the way there would only be noise.
-    loop = _epoch_pure if state.optimizer.rule is None else _epoch_inplace
     with np.errstate(over="ignore", invalid="ignore"):
         try:
-            new_state, run = loop(state, x, y, minibatches(order, batch_size), batch_size)
+            new_state, run = run_batches()
         except _DivergedError as diverged:
             good_steps = diverged.step - 1 - state.step
             last_good = None
             if good_steps >= 0:
-                replay = itertools.islice(minibatches(order, batch_size), good_steps)
-                last_good = loop(state, x, y, replay, batch_size)[0]._replace(key=next_key)
+                last_good = run_batches(good_steps)[0]._replace(key=next_key)
             raise DivergenceError(diverged.step, diverged.loss, last_good) from None
-    steps = run.step - state.step
     rule = state.optimizer.rule
     log = EpochLog(
-        epoch=new_state.step // max(1, math.ceil(len(x) / batch_size)),
+        epoch=new_state.step // max(1, math.ceil(len(x) / regimen.batch_size)),
         loss=run.loss_sum / max(run.seen, 1),
         accuracy=run.correct / max(run.seen, 1),
         val_loss=math.nan,
         val_accuracy=math.nan,
         learning_rate=rule.learning_rate(max(run.step - 1, 0)) if rule else math.nan,
         seconds=time.perf_counter() - started,
-        steps=steps,
+        steps=run.step - state.step,
     )
     return new_state._replace(key=next_key), log
 
 
-def _epoch_pure(
-    state: TrainState, x: Array, y: Array, batches: Iterable[Array], batch_size: int
-) -> tuple[TrainState, _Running]:
+def _epoch_pure(state: TrainState, batches: Iterable[Batch]) -> tuple[TrainState, _Running]:
     """The plain loop for optimizers without a flat rule: one pure step per batch."""
-    rows = x.reshape(len(x), -1)
 
-    def step(carry: tuple[TrainState, _Running], idx: Array) -> tuple[TrainState, _Running]:
+    def step(carry: tuple[TrainState, _Running], batch: Batch) -> tuple[TrainState, _Running]:
         current, run = carry
-        yb = y[idx]
-        (loss, predicted), new = _pure_step(
-            current, to_features(rows[idx], current.params.dtype), yb
-        )
-        correct = int(np.count_nonzero(predicted == yb))
-        return new, _Running(
-            new.step, run.loss_sum + loss * len(idx), run.correct + correct, run.seen + len(idx)
-        )
+        xb, yb, masks = batch
+        (loss, predicted), new = _pure_step(current, xb, yb, masks)
+        return new, run.after(loss, predicted, yb)
 
     return reduce(step, batches, (state, _Running(state.step, 0.0, 0, 0)))
 
 
-def _epoch_inplace(
-    state: TrainState, x: Array, y: Array, batches: Iterable[Array], batch_size: int
-) -> tuple[TrainState, _Running]:
+def _epoch_inplace(state: TrainState, batches: Iterable[Batch]) -> tuple[TrainState, _Running]:
     """The fast loop: the optimizer's flat rule applied to private buffers."""
     rule = state.optimizer.rule
     assert rule is not None
     params = state.params
-    dtype = params.dtype
     p = ravel(params)
     slots = tuple(ravel(s) for s in state.opt_state[1:])
     g = np.empty_like(p)
     scratch = np.empty_like(p)
     live = unravel(p, params)
     grads = unravel(g, params)
-    space = workspace(params, batch_size)
-    rows = x.reshape(len(x), -1)
-    gathered = np.empty((batch_size, rows.shape[1]), rows.dtype)
-    features = np.empty((batch_size, rows.shape[1]), dtype)
-    opt_count = state.opt_state.step
+    space: Workspace | None = None
+    opt_step = state.opt_state.step - state.step
 
-    def step(run: _Running, idx: Array) -> _Running:
-        n = len(idx)
-        xb = to_features(np.take(rows, idx, axis=0, out=gathered[:n]), dtype, out=features[:n])
-        yb = y[idx]
-        loss, predicted = backprop(live, xb, yb, grads, space)
+    def step(run: _Running, batch: Batch) -> _Running:
+        nonlocal space
+        xb, yb, masks = batch
+        if space is None:
+            space = workspace(params, len(xb))
+        loss, predicted = backprop(live, xb, yb, grads, space, masks)
         if not math.isfinite(loss):
             raise _DivergedError(run.step, loss)
-        update(opt_count + run.step - state.step)
-        correct = int(np.count_nonzero(predicted == yb))
-        return _Running(run.step + 1, run.loss_sum + loss * n, run.correct + correct, run.seen + n)
+        update(opt_step + run.step)
+        return run.after(loss, predicted, yb)
 
     with SplitRule(rule, p, g, slots, scratch) as update:
         run = reduce(step, batches, _Running(state.step, 0.0, 0, 0))
     frozen = unravel(freeze(p), params)
-    step_count = opt_count + run.step - state.step
-    opt_state = type(state.opt_state)(step_count, *(unravel(freeze(s), params) for s in slots))
+    opt_state = type(state.opt_state)(
+        opt_step + run.step, *(unravel(freeze(s), params) for s in slots)
+    )
     return state._replace(params=frozen, opt_state=opt_state, step=run.step), run
 
 
@@ -302,6 +368,8 @@ def fit(
     batch_size: int = 128,
     epochs: int | None = None,
     validation: tuple[Any, Any] | None = None,
+    dropout: float = 0.0,
+    augment: Augment | None = None,
 ) -> Iterator[tuple[TrainState, EpochLog]]:
     """Train epoch after epoch, lazily: yields ``(state, log)`` after each one.
 
@@ -315,8 +383,9 @@ def fit(
       batch_size: examples per step.
       epochs: how many epochs to yield; ``None`` goes on until you stop.
       validation: optional ``(x_val, y_val)``, evaluated after each epoch.
+      dropout, augment: as for :func:`train_epoch`.
     """
-    _check_batch_size(batch_size)
+    regimen = _regimen(batch_size, dropout, augment)
     if epochs is not None and (not isinstance(epochs, int) or epochs < 0):
         raise ValueError(f"epochs must be a non-negative integer or None, got epochs={epochs!r}")
     x, labels = check_batch(state.params, x, y)
@@ -324,7 +393,7 @@ def fit(
     if validation is not None:
         val = check_batch(state.params, *validation)
     for _ in itertools.count() if epochs is None else range(epochs):
-        state, log = _epoch(state, x, labels, batch_size)
+        state, log = _epoch(state, x, labels, regimen)
         if val is not None:
             val_loss, val_accuracy = evaluate(state.params, val[0], val[1])
             log = log._replace(val_loss=val_loss, val_accuracy=val_accuracy)
