@@ -181,11 +181,12 @@ class _Running(NamedTuple):
 
 
 class _Regimen(NamedTuple):
-    """How batches are made beyond shuffling: dropout rate and augmentation."""
+    """Which rows an epoch visits and how batches are made from them."""
 
     batch_size: int
     dropout: float = 0.0
     augment: Augment | None = None
+    rows: Array | None = None
 
 
 Batch = tuple[Array, Array, list[Array] | None]
@@ -205,7 +206,7 @@ def _batch_maker(
     widths = state.params.sizes[1:-1]
     dropout_key, augment_key = keys
     rng = generator(dropout_key) if regimen.dropout else None
-    n_batches = math.ceil(len(x) / regimen.batch_size)
+    n_batches = math.ceil(_epoch_size(x, regimen) / regimen.batch_size)
     augment_keys = split(augment_key, n_batches) if regimen.augment else ()
     gathered = np.empty((regimen.batch_size, rows.shape[1]), rows.dtype) if reuse else None
     features = np.empty((regimen.batch_size, rows.shape[1]), dtype) if reuse else None
@@ -232,11 +233,23 @@ def _check_batch_size(batch_size: int) -> None:
         raise ValueError(f"batch_size must be a positive integer, got batch_size={batch_size!r}")
 
 
-def _regimen(batch_size: int, dropout: float, augment: Augment | None) -> _Regimen:
+def _regimen(
+    batch_size: int, dropout: float, augment: Augment | None, rows: Any, n: int
+) -> _Regimen:
     _check_batch_size(batch_size)
     if augment is not None and not callable(augment):
         raise ValueError(f"augment must be a function (key, batch) -> batch, got {augment!r}")
-    return _Regimen(batch_size, check_rate(dropout), augment)
+    if rows is not None:
+        rows = np.asarray(rows)
+        if rows.ndim != 1 or rows.dtype.kind not in "ui":
+            raise ValueError(f"rows must be a 1-D array of row indices, got shape {rows.shape}")
+        if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= n):
+            raise ValueError(f"rows must index the {n} examples of x, got values outside [0, {n})")
+    return _Regimen(batch_size, check_rate(dropout), augment, rows)
+
+
+def _epoch_size(x: Array, regimen: _Regimen) -> int:
+    return len(x) if regimen.rows is None else len(regimen.rows)
 
 
 def train_epoch(
@@ -247,6 +260,7 @@ def train_epoch(
     batch_size: int = 128,
     dropout: float = 0.0,
     augment: Augment | None = None,
+    rows: Any = None,
 ) -> tuple[TrainState, EpochLog]:
     """One pass over ``(x, y)`` in minibatches shuffled with the state's key.
 
@@ -259,6 +273,8 @@ def train_epoch(
       dropout: rate of inverted dropout on every hidden layer during training.
       augment: optional ``(key, features) -> features`` applied to each float batch
         of shape ``(B, D)`` (see :mod:`mlp_functional.augment`); labels are untouched.
+      rows: train on these row indices of ``x`` only (say, the training part of a
+        train/validation split), without copying them out of ``x``.
 
     Returns:
       ``(new_state, log)``; every example is visited exactly once.
@@ -266,15 +282,16 @@ def train_epoch(
     Raises:
       DivergenceError: the loss became non-finite.
     """
-    regimen = _regimen(batch_size, dropout, augment)
     x, labels = check_batch(state.params, x, y)
-    return _epoch(state, x, labels, regimen)
+    return _epoch(state, x, labels, _regimen(batch_size, dropout, augment, rows, len(x)))
 
 
 def _epoch(state: TrainState, x: Array, y: Array, regimen: _Regimen) -> tuple[TrainState, EpochLog]:
     started = time.perf_counter()
     next_key, shuffle_key, dropout_key, augment_key = split(state.key, 4)
-    order = generator(shuffle_key).permutation(len(x))
+    order = generator(shuffle_key).permutation(_epoch_size(x, regimen))
+    if regimen.rows is not None:
+        order = regimen.rows[order]
     loop = _epoch_pure if state.optimizer.rule is None else _epoch_inplace
     reuse = loop is _epoch_inplace
 
@@ -296,7 +313,7 @@ def _epoch(state: TrainState, x: Array, y: Array, regimen: _Regimen) -> tuple[Tr
             raise DivergenceError(diverged.step, diverged.loss, last_good) from None
     rule = state.optimizer.rule
     log = EpochLog(
-        epoch=new_state.step // max(1, math.ceil(len(x) / regimen.batch_size)),
+        epoch=new_state.step // max(1, math.ceil(_epoch_size(x, regimen) / regimen.batch_size)),
         loss=run.loss_sum / max(run.seen, 1),
         accuracy=run.correct / max(run.seen, 1),
         val_loss=math.nan,
@@ -370,6 +387,7 @@ def fit(
     validation: tuple[Any, Any] | None = None,
     dropout: float = 0.0,
     augment: Augment | None = None,
+    rows: Any = None,
 ) -> Iterator[tuple[TrainState, EpochLog]]:
     """Train epoch after epoch, lazily: yields ``(state, log)`` after each one.
 
@@ -383,12 +401,12 @@ def fit(
       batch_size: examples per step.
       epochs: how many epochs to yield; ``None`` goes on until you stop.
       validation: optional ``(x_val, y_val)``, evaluated after each epoch.
-      dropout, augment: as for :func:`train_epoch`.
+      dropout, augment, rows: as for :func:`train_epoch`.
     """
-    regimen = _regimen(batch_size, dropout, augment)
     if epochs is not None and (not isinstance(epochs, int) or epochs < 0):
         raise ValueError(f"epochs must be a non-negative integer or None, got epochs={epochs!r}")
     x, labels = check_batch(state.params, x, y)
+    regimen = _regimen(batch_size, dropout, augment, rows, len(x))
     val = None
     if validation is not None:
         val = check_batch(state.params, *validation)

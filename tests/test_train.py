@@ -195,3 +195,16 @@ def test_bad_epochs_is_refused():
     state = mf.init_state(mf.key(0), mf.init(mf.key(1), [2, 2]), mf.sgd(0.1))
     with pytest.raises(ValueError, match="epochs must be"):
         next(mf.fit(state, np.zeros((4, 2)), np.zeros(4, int), epochs=-1))
+
+
+def test_rows_restrict_training_to_a_subset_without_copying():
+    x, y = spirals(30)
+    rows = np.arange(0, 60, 2)
+    state = mf.init_state(mf.key(0), mf.init(mf.key(1), [2, 8, 2]), mf.sgd(0.1))
+    on_rows, log = mf.train_epoch(state, x, y, batch_size=7, rows=rows)
+    on_copy, copy_log = mf.train_epoch(state, x[rows], y[rows], batch_size=7)
+    # Same shuffle of the same 30 examples: position k of the permutation picks rows[k].
+    assert log.steps == copy_log.steps == 5
+    assert mf.ravel(on_rows.params).tobytes() == mf.ravel(on_copy.params).tobytes()
+    with pytest.raises(ValueError, match="rows must index the 60 examples"):
+        mf.train_epoch(state, x, y, rows=np.array([0, 60]))
