@@ -65,19 +65,21 @@ def backprop(
     grads: Params,
     space: Workspace | None = None,
     masks: Sequence[Array] | None = None,
+    smoothing: float = 0.0,
 ) -> tuple[float, Array]:
     """Loss on a batch of float features; gradients written into the arrays of ``grads``.
 
     The engine room of :func:`loss_and_grad` and of the training loop: no
     validation, no allocation when ``space`` is given. With dropout ``masks`` the
-    chain rule picks up their factor: ``delta_{l-1} = (delta_l @ w_l.T) * mask * f'``.
+    chain rule picks up their factor: ``delta_{l-1} = (delta_l @ w_l.T) * mask * f'``;
+    ``smoothing`` is the label smoothing of the loss (see ``softmax_cross_entropy``).
     Returns the mean loss and the logits' argmax (for the running accuracy).
     """
     n = len(x)
     trace = propagate(params, x, None if space is None else space.z, masks)
     predicted = trace.logits.argmax(axis=1)
     # The logits are not needed once the loss is known: the gradient overwrites them.
-    mean_loss = softmax_cross_entropy(trace.logits, y, out=trace.logits)
+    mean_loss = softmax_cross_entropy(trace.logits, y, out=trace.logits, smoothing=smoothing)
     delta = trace.logits
     derivative = params.activation.derivative
     for i in range(len(params.layers) - 1, -1, -1):

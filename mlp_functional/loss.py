@@ -67,11 +67,15 @@ def cross_entropy(logits: Array, labels: Any) -> float:
     return float(-log_softmax(z)[np.arange(len(y)), y].mean())
 
 
-def softmax_cross_entropy(logits: Array, labels: Array, out: Array | None = None) -> float:
+def softmax_cross_entropy(
+    logits: Array, labels: Array, out: Array | None = None, smoothing: float = 0.0
+) -> float:
     """Loss and its gradient in one pass: returns the mean loss, writes ``dL/dz`` into ``out``.
 
-    The gradient ``(softmax(z) - onehot(y)) / N`` reuses the exponentials the
-    loss needed, so the logits are read once. ``out`` may be ``logits`` itself
+    The gradient ``(softmax(z) - q) / N`` reuses the exponentials the loss needed,
+    so the logits are read once. The target ``q`` is ``onehot(y)``, or with label
+    smoothing ``(1 - s) onehot(y) + s / K`` over ``K`` classes (Szegedy et al., 2016),
+    whose loss is ``-sum_k q_k log softmax(z)_k``. ``out`` may be ``logits`` itself
     (the training loop overwrites its own buffer); by default a new array.
 
     >>> import numpy as np
@@ -79,15 +83,19 @@ def softmax_cross_entropy(logits: Array, labels: Array, out: Array | None = None
     >>> round(softmax_cross_entropy(np.array([[0.0, 0.0]]), np.array([1]), out=g), 4), g.tolist()
     (0.6931, [[0.5, -0.5]])
     """
-    n = len(logits)
+    n, classes = logits.shape
     rows = np.arange(n)
     e = np.subtract(logits, logits.max(axis=1, keepdims=True), out=out)
-    true_shifted = e[rows, labels]
+    target = e[rows, labels].sum()
+    if smoothing:
+        target = (1 - smoothing) * target + smoothing * e.sum() / classes
     np.exp(e, out=e)
     sums = e.sum(axis=1, keepdims=True)
-    mean_loss = float(np.log(sums).sum() - true_shifted.sum()) / n
+    mean_loss = float(np.log(sums).sum() - target) / n
     e /= sums
-    e[rows, labels] -= 1
+    e[rows, labels] -= 1 - smoothing
+    if smoothing:
+        e -= e.dtype.type(smoothing / classes)
     e *= e.dtype.type(1.0 / n)
     return mean_loss
 

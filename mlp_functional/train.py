@@ -141,11 +141,15 @@ def train_step(state: TrainState, xb: Any, yb: Any) -> TrainState:
 
 
 def _pure_step(
-    state: TrainState, xb: Array, yb: Array, masks: Sequence[Array] | None = None
+    state: TrainState,
+    xb: Array,
+    yb: Array,
+    masks: Sequence[Array] | None = None,
+    smoothing: float = 0.0,
 ) -> tuple[tuple[float, Array], TrainState]:
     params = state.params
     flat = np.empty(ravel(params).size, params.dtype)
-    loss, predicted = backprop(params, xb, yb, unravel(flat, params), masks=masks)
+    loss, predicted = backprop(params, xb, yb, unravel(flat, params), None, masks, smoothing)
     if not math.isfinite(loss):
         raise _DivergedError(state.step, loss)
     grads = unravel(freeze(flat), params)
@@ -187,6 +191,7 @@ class _Regimen(NamedTuple):
     dropout: float = 0.0
     augment: Augment | None = None
     rows: Array | None = None
+    smoothing: float = 0.0
 
 
 Batch = tuple[Array, Array, list[Array] | None]
@@ -234,7 +239,12 @@ def _check_batch_size(batch_size: int) -> None:
 
 
 def _regimen(
-    batch_size: int, dropout: float, augment: Augment | None, rows: Any, n: int
+    batch_size: int,
+    dropout: float,
+    augment: Augment | None,
+    rows: Any,
+    n: int,
+    smoothing: float,
 ) -> _Regimen:
     _check_batch_size(batch_size)
     if augment is not None and not callable(augment):
@@ -245,7 +255,9 @@ def _regimen(
             raise ValueError(f"rows must be a 1-D array of row indices, got shape {rows.shape}")
         if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= n):
             raise ValueError(f"rows must index the {n} examples of x, got values outside [0, {n})")
-    return _Regimen(batch_size, check_rate(dropout), augment, rows)
+    if not (isinstance(smoothing, (int, float)) and 0 <= smoothing < 1):
+        raise ValueError(f"label_smoothing must be in [0, 1), got label_smoothing={smoothing!r}")
+    return _Regimen(batch_size, check_rate(dropout), augment, rows, float(smoothing))
 
 
 def _epoch_size(x: Array, regimen: _Regimen) -> int:
@@ -261,6 +273,7 @@ def train_epoch(
     dropout: float = 0.0,
     augment: Augment | None = None,
     rows: Any = None,
+    label_smoothing: float = 0.0,
 ) -> tuple[TrainState, EpochLog]:
     """One pass over ``(x, y)`` in minibatches shuffled with the state's key.
 
@@ -275,6 +288,7 @@ def train_epoch(
         of shape ``(B, D)`` (see :mod:`mlp_functional.augment`); labels are untouched.
       rows: train on these row indices of ``x`` only (say, the training part of a
         train/validation split), without copying them out of ``x``.
+      label_smoothing: train towards ``(1 - s) onehot(y) + s / classes``.
 
     Returns:
       ``(new_state, log)``; every example is visited exactly once.
@@ -283,7 +297,8 @@ def train_epoch(
       DivergenceError: the loss became non-finite.
     """
     x, labels = check_batch(state.params, x, y)
-    return _epoch(state, x, labels, _regimen(batch_size, dropout, augment, rows, len(x)))
+    regimen = _regimen(batch_size, dropout, augment, rows, len(x), label_smoothing)
+    return _epoch(state, x, labels, regimen)
 
 
 def _epoch(state: TrainState, x: Array, y: Array, regimen: _Regimen) -> tuple[TrainState, EpochLog]:
@@ -298,7 +313,9 @@ def _epoch(state: TrainState, x: Array, y: Array, regimen: _Regimen) -> tuple[Tr
     def run_batches(limit: int | None = None) -> tuple[TrainState, _Running]:
         make = _batch_maker(state, x, y, regimen, (dropout_key, augment_key), reuse)
         batches = enumerate(minibatches(order, regimen.batch_size))
-        return loop(state, itertools.starmap(make, itertools.islice(batches, limit)))
+        return loop(
+            state, itertools.starmap(make, itertools.islice(batches, limit)), regimen.smoothing
+        )
 
     # Overflow shows up as a non-finite loss, which the loop turns into a DivergenceError
     # naming the step; NumPy's own warnings on the way there would only be noise.
@@ -325,19 +342,23 @@ def _epoch(state: TrainState, x: Array, y: Array, regimen: _Regimen) -> tuple[Tr
     return new_state._replace(key=next_key), log
 
 
-def _epoch_pure(state: TrainState, batches: Iterable[Batch]) -> tuple[TrainState, _Running]:
+def _epoch_pure(
+    state: TrainState, batches: Iterable[Batch], smoothing: float
+) -> tuple[TrainState, _Running]:
     """The plain loop for optimizers without a flat rule: one pure step per batch."""
 
     def step(carry: tuple[TrainState, _Running], batch: Batch) -> tuple[TrainState, _Running]:
         current, run = carry
         xb, yb, masks = batch
-        (loss, predicted), new = _pure_step(current, xb, yb, masks)
+        (loss, predicted), new = _pure_step(current, xb, yb, masks, smoothing)
         return new, run.after(loss, predicted, yb)
 
     return reduce(step, batches, (state, _Running(state.step, 0.0, 0, 0)))
 
 
-def _epoch_inplace(state: TrainState, batches: Iterable[Batch]) -> tuple[TrainState, _Running]:
+def _epoch_inplace(
+    state: TrainState, batches: Iterable[Batch], smoothing: float
+) -> tuple[TrainState, _Running]:
     """The fast loop: the optimizer's flat rule applied to private buffers."""
     rule = state.optimizer.rule
     assert rule is not None
@@ -356,7 +377,7 @@ def _epoch_inplace(state: TrainState, batches: Iterable[Batch]) -> tuple[TrainSt
         xb, yb, masks = batch
         if space is None:
             space = workspace(params, len(xb))
-        loss, predicted = backprop(live, xb, yb, grads, space, masks)
+        loss, predicted = backprop(live, xb, yb, grads, space, masks, smoothing)
         if not math.isfinite(loss):
             raise _DivergedError(run.step, loss)
         update(opt_step + run.step)
@@ -388,6 +409,7 @@ def fit(
     dropout: float = 0.0,
     augment: Augment | None = None,
     rows: Any = None,
+    label_smoothing: float = 0.0,
 ) -> Iterator[tuple[TrainState, EpochLog]]:
     """Train epoch after epoch, lazily: yields ``(state, log)`` after each one.
 
@@ -401,12 +423,12 @@ def fit(
       batch_size: examples per step.
       epochs: how many epochs to yield; ``None`` goes on until you stop.
       validation: optional ``(x_val, y_val)``, evaluated after each epoch.
-      dropout, augment, rows: as for :func:`train_epoch`.
+      dropout, augment, rows, label_smoothing: as for :func:`train_epoch`.
     """
     if epochs is not None and (not isinstance(epochs, int) or epochs < 0):
         raise ValueError(f"epochs must be a non-negative integer or None, got epochs={epochs!r}")
     x, labels = check_batch(state.params, x, y)
-    regimen = _regimen(batch_size, dropout, augment, rows, len(x))
+    regimen = _regimen(batch_size, dropout, augment, rows, len(x), label_smoothing)
     val = None
     if validation is not None:
         val = check_batch(state.params, *validation)

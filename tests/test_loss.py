@@ -96,3 +96,15 @@ def test_loss_of_the_model_is_cross_entropy_of_its_logits():
     p = mf.init(mf.key(0), [4, 5, 3], dtype="float64")
     x, y = np.random.default_rng(1).random((6, 4)), np.arange(6) % 3
     assert math.isclose(mf.loss(p, x, y), mf.cross_entropy(mf.forward(p, x), y))
+
+
+@given(logit_rows, st.data(), st.floats(0.0, 0.5))
+def test_label_smoothing_loss_and_gradient_match_their_definitions(z, data, smoothing):
+    n, c = z.shape
+    y = np.array(data.draw(st.lists(st.integers(0, c - 1), min_size=n, max_size=n)))
+    q = (1 - smoothing) * np.eye(c)[y] + smoothing / c
+    expected_loss = float(-(q * mf.log_softmax(z)).sum(axis=1).mean())
+    g = np.empty_like(z)
+    loss = mf.softmax_cross_entropy(z, y, out=g, smoothing=smoothing)
+    assert math.isclose(loss, expected_loss, rel_tol=1e-10, abs_tol=1e-10)
+    np.testing.assert_allclose(g, (mf.softmax(z) - q) / n, atol=1e-12)

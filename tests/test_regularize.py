@@ -178,3 +178,13 @@ def test_augmentation_changes_training_deterministically():
     plain, _ = mf.train_epoch(state, x, y, batch_size=16)
     assert mf.ravel(a.params).tobytes() == mf.ravel(b.params).tobytes()
     assert mf.ravel(a.params).tobytes() != mf.ravel(plain.params).tobytes()
+
+
+def test_label_smoothing_trains_differently_and_refuses_bad_values():
+    x, y = small_problem()
+    state = mf.init_state(mf.key(1), mf.init(mf.key(0), [16, 8, 3]), mf.sgd(0.1))
+    smooth, _ = mf.train_epoch(state, x, y, batch_size=16, label_smoothing=0.1)
+    plain, _ = mf.train_epoch(state, x, y, batch_size=16)
+    assert mf.ravel(smooth.params).tobytes() != mf.ravel(plain.params).tobytes()
+    with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\)"):
+        mf.train_epoch(state, x, y, label_smoothing=1.0)

@@ -1,0 +1,249 @@
+"""Measure the training hot path against its floor: the matrix multiplications alone.
+
+The reference job is one epoch of a 784-256-128-10 ReLU MLP on MNIST's 60,000
+training images, batch 128, Adam, float32. Per batch its unavoidable work is
+``x @ w`` for every layer, ``a.T @ delta`` for every weight gradient and
+``delta @ w.T`` for every layer but the first. Timing exactly those products at
+exactly those shapes, in the same process, gives the floor; everything is
+reported as a ratio to it, measured alternately, because the absolute speed of a
+shared machine moves from run to run.
+
+>>> r = matmul_floor([784, 16, 10], batch_size=100, n_examples=300, repeats=1)
+>>> r > 0
+True
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .backprop import backprop, workspace
+from .features import to_features
+from .forward import propagate
+from .optimizers import Optimizer
+from .params import Params, init, n_params, ravel, unravel
+from .parallel import SplitRule
+from .predict import predict
+from .random import key
+from .train import init_state, train_epoch
+
+__all__ = [
+    "BenchResult",
+    "epoch_flops",
+    "forward_floor",
+    "matmul_floor",
+    "median_time",
+    "run_bench",
+    "step_breakdown",
+]
+
+Array = np.ndarray
+
+
+def median_time(fn: Callable[[], Any], repeats: int) -> float:
+    """Median wall time of ``fn()`` over ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _batch_sizes(n_examples: int, batch_size: int) -> list[int]:
+    full, rest = divmod(n_examples, batch_size)
+    return [batch_size] * full + ([rest] if rest else [])
+
+
+def epoch_flops(sizes: Sequence[int], n_examples: int) -> float:
+    """Floating-point operations of one epoch's matrix products (2 per multiply-add).
+
+    >>> epoch_flops([784, 256, 128, 10], 60000) / 1e9  # doctest: +ELLIPSIS
+    60.3...
+    """
+    layers = list(zip(sizes[:-1], sizes[1:], strict=True))
+    per_example = sum(2 * i * o for i, o in layers)  # forward
+    per_example += sum(2 * i * o for i, o in layers)  # weight gradients
+    per_example += sum(2 * i * o for i, o in layers[1:])  # deltas, all but the first layer
+    return float(per_example) * n_examples
+
+
+def matmul_floor(
+    sizes: Sequence[int],
+    *,
+    batch_size: int,
+    n_examples: int,
+    dtype: Any = np.float32,
+    repeats: int = 3,
+) -> float:
+    """Median seconds for one epoch's matrix products alone, into preallocated outputs."""
+    rng = np.random.default_rng(0)
+    layers = list(zip(sizes[:-1], sizes[1:], strict=True))
+    ws = [rng.standard_normal((i, o)).astype(dtype) for i, o in layers]
+    acts = [rng.random((batch_size, i)).astype(dtype) for i, _ in layers]
+    deltas = [rng.standard_normal((batch_size, o)).astype(dtype) for _, o in layers]
+    outs = [np.empty((batch_size, o), dtype) for _, o in layers]
+    grads = [np.empty_like(w) for w in ws]
+    backs = [np.empty((batch_size, i), dtype) for i, _ in layers]
+    batches = _batch_sizes(n_examples, batch_size)
+
+    def epoch() -> None:
+        for n in batches:
+            for layer, w in enumerate(ws):
+                np.matmul(acts[layer][:n], w, out=outs[layer][:n])
+                np.matmul(acts[layer][:n].T, deltas[layer][:n], out=grads[layer])
+                if layer:
+                    np.matmul(deltas[layer][:n], w.T, out=backs[layer][:n])
+
+    epoch()
+    return median_time(epoch, repeats)
+
+
+def forward_floor(
+    sizes: Sequence[int], *, batch_size: int, n_examples: int, dtype: Any, repeats: int
+) -> float:
+    """Median seconds for the forward products alone over ``n_examples`` in batches."""
+    rng = np.random.default_rng(0)
+    layers = list(zip(sizes[:-1], sizes[1:], strict=True))
+    ws = [rng.standard_normal((i, o)).astype(dtype) for i, o in layers]
+    acts = [rng.random((batch_size, i)).astype(dtype) for i, _ in layers]
+    outs = [np.empty((batch_size, o), dtype) for _, o in layers]
+    batches = _batch_sizes(n_examples, batch_size)
+
+    def run() -> None:
+        for n in batches:
+            for layer, w in enumerate(ws):
+                np.matmul(acts[layer][:n], w, out=outs[layer][:n])
+
+    run()
+    return median_time(run, repeats)
+
+
+class StepTimes(NamedTuple):
+    """Seconds per training step, split by phase."""
+
+    forward: float
+    backward: float
+    update: float
+
+
+def step_breakdown(
+    params: Params, optimizer: Optimizer, images: Array, labels: Array, repeats: int = 200
+) -> StepTimes:
+    """Time the phases of one step on a fixed batch, with the training loop's buffers."""
+    assert optimizer.rule is not None
+    flat = ravel(params)
+    live = unravel(flat, params)
+    g = np.empty_like(flat)
+    grads = unravel(g, params)
+    space = workspace(params, len(images))
+    xb = to_features(images, params.dtype)
+    slots = tuple(np.zeros_like(flat) for _ in optimizer.init(params)[1:])
+    scratch = np.empty_like(flat)
+    forward = median_time(lambda: propagate(live, xb, space.z), repeats)
+    both = median_time(lambda: backprop(live, xb, labels, grads, space), repeats)
+    with SplitRule(optimizer.rule, flat, g, slots, scratch) as apply:
+        update = median_time(lambda: apply(0), repeats)
+    return StepTimes(forward, both - forward, update)
+
+
+class BenchResult(NamedTuple):
+    """What :func:`run_bench` measured; times in seconds, medians over the repeats."""
+
+    sizes: tuple[int, ...]
+    batch_size: int
+    optimizer: str
+    n_examples: int
+    floor: float
+    epoch: float
+    ratio: float
+    ratios: tuple[float, ...]
+    gflops: float
+    steps: int
+    step: StepTimes
+    eval_images_per_second: float
+    eval_floor_fraction: float
+    peers: dict[str, float]
+    peer_ratios: dict[str, float]
+
+
+def run_bench(
+    images: Array,
+    labels: Array,
+    test_images: Array,
+    *,
+    hidden: Sequence[int] = (256, 128),
+    batch_size: int = 128,
+    optimizer: Optimizer,
+    optimizer_name: str = "adam",
+    repeats: int = 5,
+    peers: dict[str, Callable[[], None]] | None = None,
+) -> BenchResult:
+    """Time epochs of ours, the floor and any peers, alternating, ``repeats`` rounds.
+
+    Args:
+      images, labels: the training set (uint8 images as the library trains on them).
+      test_images: for the evaluation throughput.
+      peers: name -> a function running one epoch of that peer on the same job.
+    """
+    n = len(images)
+    sizes = (int(np.prod(images.shape[1:])), *hidden, 10)
+    params = init(key(0), sizes)
+    state = init_state(key(1), params, optimizer)
+    floor_times: list[float] = []
+    epoch_times: list[float] = []
+    peer_times: dict[str, list[float]] = {name: [] for name in peers or {}}
+    for _ in range(repeats):
+        floor_times.append(
+            matmul_floor(sizes, batch_size=batch_size, n_examples=n, dtype=params.dtype, repeats=1)
+        )
+        start = time.perf_counter()
+        state, _ = train_epoch(state, images, labels, batch_size=batch_size)
+        epoch_times.append(time.perf_counter() - start)
+        for name, run in (peers or {}).items():
+            start = time.perf_counter()
+            run()
+            peer_times[name].append(time.perf_counter() - start)
+    ratios = tuple(e / f for e, f in zip(epoch_times, floor_times, strict=True))
+    epoch = statistics.median(epoch_times)
+    floor = statistics.median(floor_times)
+    batch = images[:batch_size]
+    step = step_breakdown(params, optimizer, batch, labels[:batch_size].astype(np.int64))
+    eval_batch = 1000
+    eval_time = median_time(lambda: predict(state.params, test_images, batch_size=eval_batch), 5)
+    eval_floor = forward_floor(
+        sizes, batch_size=eval_batch, n_examples=len(test_images), dtype=params.dtype, repeats=5
+    )
+    peer_medians = {name: statistics.median(times) for name, times in peer_times.items()}
+    peer_ratios = {
+        name: statistics.median(e / p for e, p in zip(epoch_times, times, strict=True))
+        for name, times in peer_times.items()
+    }
+    return BenchResult(
+        sizes=sizes,
+        batch_size=batch_size,
+        optimizer=optimizer_name,
+        n_examples=n,
+        floor=floor,
+        epoch=epoch,
+        ratio=statistics.median(ratios),
+        ratios=ratios,
+        gflops=epoch_flops(sizes, n) / epoch / 1e9,
+        steps=math.ceil(n / batch_size),
+        step=step,
+        eval_images_per_second=len(test_images) / eval_time,
+        eval_floor_fraction=eval_floor / eval_time,
+        peers=peer_medians,
+        peer_ratios=peer_ratios,
+    )
+
+
+def describe_parameters(params: Params) -> str:
+    """``784-256-128-10 (235,146 parameters)``."""
+    return f"{'-'.join(map(str, params.sizes))} ({n_params(params):,} parameters)"
