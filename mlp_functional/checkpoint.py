@@ -1,0 +1,408 @@
+"""Save and load models and training states as safetensors files, checked on the way in.
+
+A model file holds one tensor per array, named ``layers.<i>.w`` and ``layers.<i>.b``, and
+the architecture in its metadata, so PyTorch, JAX or any safetensors reader can open it;
+nothing is ever pickled. A training-state file adds what an exact resume needs: the
+current params (``params.layers.<i>.w``), the optimizer's buffers (``opt.<slot>.layers.<i>.w``,
+e.g. ``opt.mu.layers.0.w`` for Adam), the random key, the step count and the caller's own
+bookkeeping (a JSON-able dict).
+
+Safetensors metadata may only hold strings, and its keys come out in a random order, so
+all of it is one JSON string under the single key ``mlp_functional``: the same model
+always gives the same bytes. Loading checks the tensor names, shapes, dtypes and
+finiteness against that metadata and refuses anything else with a
+:class:`CheckpointError` whose message is one line naming the file and the fix. Writes are
+atomic: a temporary file in the same folder, fsync, then :func:`os.replace`.
+
+>>> import tempfile, pathlib
+>>> from mlp_functional.random import key
+>>> from mlp_functional.params import init
+>>> p = init(key(0), [784, 32, 10])
+>>> with tempfile.TemporaryDirectory() as d:
+...     save_params(pathlib.Path(d) / "model.safetensors", p)
+...     q = load_params(pathlib.Path(d) / "model.safetensors")
+>>> q.sizes, q.activation.name, bool((q.layers[1].w == p.layers[1].w).all())
+((784, 32, 10), 'relu', True)
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .activations import ACTIVATIONS
+from .optimizers import Optimizer
+from .params import FLOAT_DTYPES, Layer, Params, freeze, unravel
+from .random import Key
+from .train import TrainState
+
+__all__ = [
+    "FORMAT_VERSION",
+    "METADATA_KEY",
+    "CheckpointError",
+    "load_params",
+    "load_train_state",
+    "model_spec",
+    "save_params",
+    "save_train_state",
+    "write_atomic",
+]
+
+#: Bumped whenever the layout of the files changes; older readers refuse newer files.
+FORMAT_VERSION = 1
+#: The one metadata entry this package writes and reads (a JSON string).
+METADATA_KEY = "mlp_functional"
+_MODEL_KIND = "model"
+_STATE_KIND = "train_state"
+_MAX_BYTES = 1 << 32  # 4 GiB: far beyond any model this package builds
+
+PathLike = str | os.PathLike[str]
+
+
+class CheckpointError(Exception):
+    """A model or training-state file is missing, damaged, foreign or does not fit."""
+
+
+# ---- saving ------------------------------------------------------------------------------
+
+
+def model_spec(params: Params) -> dict[str, Any]:
+    """The architecture as plain JSON-able values: sizes, activation name, dtype.
+
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> model_spec(init(key(0), [4, 3, 2], activation="tanh"))
+    {'sizes': [4, 3, 2], 'activation': 'tanh', 'dtype': 'float32'}
+    """
+    name = params.activation.name
+    if ACTIVATIONS.get(name) is not params.activation:
+        known = ", ".join(sorted(ACTIVATIONS))
+        raise ValueError(
+            f"activation {name!r} is not a built-in one, so a saved model could not be "
+            f"loaded again; use one of: {known}"
+        )
+    return {"sizes": list(params.sizes), "activation": name, "dtype": str(params.dtype)}
+
+
+def _tensors(params: Params, prefix: str = "") -> dict[str, np.ndarray]:
+    # safetensors writes the raw buffer of each array: a non-contiguous one would come
+    # back scrambled, so every array is made C-contiguous first.
+    return {
+        f"{prefix}layers.{i}.{name}": np.ascontiguousarray(array)
+        for i, layer in enumerate(params.layers)
+        for name, array in zip(Layer._fields, layer, strict=True)
+    }
+
+
+def write_atomic(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, with the permissions a new file normally gets.
+
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_atomic(pathlib.Path(d) / "a.txt", b"hi")
+    ...     (pathlib.Path(d) / "a.txt").read_bytes()
+    b'hi'
+    """
+    from .data._files import atomic_file
+
+    with atomic_file(path) as (f, _):
+        f.write(data)
+        if hasattr(os, "fchmod"):  # the temporary file is private (0600); undo that
+            mask = os.umask(0)
+            os.umask(mask)
+            os.fchmod(f.fileno(), 0o666 & ~mask)
+
+
+def _write(path: PathLike, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    from safetensors.numpy import save
+
+    header = {"format_version": FORMAT_VERSION, **meta}
+    write_atomic(path, save(tensors, metadata={METADATA_KEY: json.dumps(header, sort_keys=True)}))
+
+
+def save_params(path: PathLike, params: Params) -> None:
+    """Write ``params`` to a safetensors file, atomically.
+
+    Args:
+      path: the destination, e.g. ``run/model.safetensors``; its folder must exist.
+      params: the model; its activation must be a built-in one.
+    """
+    _write(path, _tensors(params), {"kind": _MODEL_KIND, "model": model_spec(params)})
+
+
+def save_train_state(
+    path: PathLike, state: TrainState, progress: Mapping[str, Any] | None = None
+) -> None:
+    """Write everything needed to continue ``state`` exactly, atomically.
+
+    Args:
+      path: the destination, e.g. ``run/state.safetensors``.
+      state: the training state; its optimizer state must be ``(step, *slots)`` with
+        each slot shaped like the params (as for every built-in optimizer).
+      progress: the caller's bookkeeping (epoch, early-stopping counters...), as JSON-able
+        values; handed back by :func:`load_train_state`.
+    """
+    opt_state = state.opt_state
+    fields = getattr(type(opt_state), "_fields", ())
+    if not fields or fields[0] != "step" or not all(isinstance(s, Params) for s in opt_state[1:]):
+        raise ValueError(
+            f"optimizer state {type(opt_state).__name__} cannot be saved: it must be a "
+            "NamedTuple (step, *slots) whose slots are Params, as sgd, momentum and adam make"
+        )
+    tensors = _tensors(state.params, "params.")
+    for name, slot in zip(fields[1:], opt_state[1:], strict=True):
+        tensors.update(_tensors(slot, f"opt.{name}."))
+    meta = {
+        "kind": _STATE_KIND,
+        "model": model_spec(state.params),
+        "optimizer": {
+            "state": type(opt_state).__name__,
+            "slots": list(fields[1:]),
+            "step": int(opt_state.step),
+        },
+        "key": [int(w) for w in state.key.words],
+        "step": int(state.step),
+        "progress": dict(progress or {}),
+    }
+    _write(path, tensors, meta)
+
+
+# ---- loading -----------------------------------------------------------------------------
+
+
+def _read(path: PathLike, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The parsed metadata and the tensors of a file written by this module."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    name = os.fspath(path)
+    try:
+        size = os.path.getsize(name)
+        if size > _MAX_BYTES:
+            raise CheckpointError(f"{name}: {size} bytes is far too large for a model file")
+        data = Path(name).read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"{name}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise CheckpointError(f"{name}: is a folder, not a file; check the path") from None
+    except PermissionError:
+        raise CheckpointError(f"{name}: permission denied; check the file's permissions") from None
+    damaged = f"{name}: not a readable safetensors file (truncated or damaged?)"
+    try:
+        header = _header(data)
+        tensors = load(data)
+    except (SafetensorError, ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(
+            f"{damaged}: {_first_line(e)}; restore the file or train again"
+        ) from None
+    raw = (header.get("__metadata__") or {}).get(METADATA_KEY)
+    if not isinstance(raw, str):
+        raise CheckpointError(
+            f"{name}: not written by mlp_functional (no '{METADATA_KEY}' metadata); "
+            "load it with safetensors directly, or save the model with mlp_functional"
+        )
+    try:
+        meta = json.loads(raw)
+    except json.JSONDecodeError:
+        meta = None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{name}: its '{METADATA_KEY}' metadata is not a JSON object")
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{name}: format version {version!r}, this mlp_functional reads version "
+            f"{FORMAT_VERSION}; use the mlp_functional version that wrote it"
+        )
+    if meta.get("kind") != kind:
+        raise CheckpointError(
+            f"{name}: holds a {meta.get('kind')!r}, expected a {kind!r}; check the file name"
+        )
+    return meta, tensors
+
+
+def _header(data: bytes) -> dict[str, Any]:
+    """The JSON header of a safetensors buffer (8-byte little-endian length, then JSON)."""
+    if len(data) < 8:
+        raise ValueError(f"only {len(data)} bytes")
+    n = int.from_bytes(data[:8], "little")
+    if n > len(data) - 8:
+        raise ValueError(f"header claims {n} bytes, the file has {len(data) - 8} after it")
+    header = json.loads(data[8 : 8 + n])
+    if not isinstance(header, dict):
+        raise ValueError("header is not a JSON object")
+    return header
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+def _spec(name: str, meta: Mapping[str, Any]) -> tuple[tuple[int, ...], str, np.dtype[Any]]:
+    model = meta.get("model")
+    bad = f"{name}: the model description in its metadata is invalid"
+    if not isinstance(model, dict):
+        raise CheckpointError(f"{bad} (missing)")
+    sizes = model.get("sizes")
+    if (
+        not isinstance(sizes, list)
+        or len(sizes) < 2
+        or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes)
+    ):
+        raise CheckpointError(f"{bad}: sizes={sizes!r}")
+    activation = model.get("activation")
+    if activation not in ACTIVATIONS:
+        raise CheckpointError(
+            f"{bad}: unknown activation {activation!r}; known: {', '.join(sorted(ACTIVATIONS))}"
+        )
+    try:
+        dtype = np.dtype(model.get("dtype"))
+    except TypeError:
+        dtype = None
+    if dtype not in FLOAT_DTYPES:
+        raise CheckpointError(f"{bad}: dtype={model.get('dtype')!r}")
+    return tuple(sizes), activation, dtype
+
+
+def _params(
+    name: str,
+    tensors: Mapping[str, np.ndarray],
+    prefix: str,
+    sizes: tuple[int, ...],
+    activation: str,
+    dtype: np.dtype[Any],
+) -> Params:
+    """Params rebuilt from ``prefix``-named tensors in one fresh read-only buffer."""
+    like = Params(
+        tuple(
+            Layer(np.empty((i, o), dtype), np.empty(o, dtype)) for i, o in itertools.pairwise(sizes)
+        ),
+        ACTIVATIONS[activation],
+    )
+    flat = np.empty(sum(a.size for layer in like.layers for a in layer), dtype)
+    params = unravel(flat, like)
+    for i, layer in enumerate(params.layers):
+        for field, dest in zip(Layer._fields, layer, strict=True):
+            tensor_name = f"{prefix}layers.{i}.{field}"
+            array = tensors[tensor_name]
+            if array.shape != dest.shape or array.dtype != dtype:
+                raise CheckpointError(
+                    f"{name}: tensor {tensor_name} is {array.dtype}{list(array.shape)}, the "
+                    f"metadata says {dtype}{list(dest.shape)}; the file is inconsistent: "
+                    "restore it or train again"
+                )
+            if not np.isfinite(array).all():
+                raise CheckpointError(
+                    f"{name}: tensor {tensor_name} holds NaN or infinity; "
+                    "use an earlier checkpoint or train again"
+                )
+            dest[...] = array
+    return unravel(freeze(flat), like)
+
+
+def _check_names(name: str, tensors: Mapping[str, np.ndarray], expected: set[str]) -> None:
+    actual = set(tensors)
+    if actual != expected:
+        missing = sorted(expected - actual)
+        extra = sorted(actual - expected)
+        detail = "; ".join(
+            part
+            for part in (
+                f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"
+                if missing
+                else "",
+                f"unexpected {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}"
+                if extra
+                else "",
+            )
+            if part
+        )
+        raise CheckpointError(
+            f"{name}: tensors do not match the model in its metadata ({detail}); "
+            "is this file from another program?"
+        )
+
+
+def _names(prefix: str, n_layers: int) -> set[str]:
+    return {f"{prefix}layers.{i}.{f}" for i in range(n_layers) for f in Layer._fields}
+
+
+def load_params(path: PathLike) -> Params:
+    """Read a model written by :func:`save_params`, checking it thoroughly.
+
+    Raises:
+      CheckpointError: the file is missing, truncated, not safetensors, not a model of
+        this package, or its tensors disagree with its metadata or are not finite.
+    """
+    name = os.fspath(path)
+    meta, tensors = _read(path, _MODEL_KIND)
+    sizes, activation, dtype = _spec(name, meta)
+    _check_names(name, tensors, _names("", len(sizes) - 1))
+    return _params(name, tensors, "", sizes, activation, dtype)
+
+
+def load_train_state(path: PathLike, optimizer: Optimizer) -> tuple[TrainState, dict[str, Any]]:
+    """Read a training state written by :func:`save_train_state`.
+
+    Args:
+      path: the file.
+      optimizer: the optimizer to continue with, built with the settings the state was
+        saved with (its state type and slots must match the file's).
+
+    Returns:
+      ``(state, progress)``: the state, ready for :func:`mlp_functional.fit`, and the
+      bookkeeping dict saved with it.
+
+    Raises:
+      CheckpointError: as for :func:`load_params`, or the optimizer does not match.
+    """
+    name = os.fspath(path)
+    meta, tensors = _read(path, _STATE_KIND)
+    sizes, activation, dtype = _spec(name, meta)
+    opt = meta.get("optimizer")
+    if not isinstance(opt, dict) or not isinstance(opt.get("slots"), list):
+        raise CheckpointError(f"{name}: the optimizer description in its metadata is invalid")
+    slots = [str(s) for s in opt["slots"]]
+    expected = _names("params.", len(sizes) - 1)
+    for slot in slots:
+        expected |= _names(f"opt.{slot}.", len(sizes) - 1)
+    _check_names(name, tensors, expected)
+    params = _params(name, tensors, "params.", sizes, activation, dtype)
+    template = optimizer.init(params)
+    state_type = type(template)
+    if opt.get("state") != state_type.__name__ or slots != list(template._fields[1:]):
+        raise CheckpointError(
+            f"{name}: saved with an optimizer whose state is {opt.get('state')!r}, but "
+            f"training would continue with one whose state is {state_type.__name__!r}; "
+            "resume with the optimizer the run was started with"
+        )
+    opt_step = _count(name, "optimizer step", opt.get("step"))
+    step = _count(name, "step", meta.get("step"))
+    words = meta.get("key")
+    if (
+        not isinstance(words, list)
+        or len(words) != 4
+        or not all(isinstance(w, int) and not isinstance(w, bool) and 0 <= w < 2**32 for w in words)
+    ):
+        raise CheckpointError(f"{name}: the random key in its metadata is invalid: {words!r}")
+    progress = meta.get("progress")
+    if not isinstance(progress, dict):
+        raise CheckpointError(f"{name}: the progress record in its metadata is invalid")
+    slot_params = (
+        _params(name, tensors, f"opt.{slot}.", sizes, activation, dtype) for slot in slots
+    )
+    opt_state = state_type(opt_step, *slot_params)
+    key = Key((words[0], words[1], words[2], words[3]))
+    return TrainState(params, opt_state, key, step, optimizer), progress
+
+
+def _count(name: str, what: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise CheckpointError(f"{name}: the {what} in its metadata is invalid: {value!r}")
+    return value
