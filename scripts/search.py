@@ -1,0 +1,130 @@
+"""Try training settings on a validation split and record every result.
+
+Each candidate is a recipe with some fields changed. It trains on the training set
+minus a validation split carved by a fixed key (never on the test set), and its
+validation accuracy after every epoch goes into ``docs/search/<target>.jsonl`` (one
+line per run, appended) and the table ``docs/search/<target>.md`` (rewritten from
+all lines). Choosing among them is done on those validation figures alone.
+
+Usage: python scripts/search.py TARGET [--only INDEX ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+import mlp_functional as mf
+from mlp_functional import recipes
+from mlp_functional.data import load, train_val_split
+
+ROOT = Path(__file__).resolve().parent.parent
+VAL_SIZE = 5000
+SPLIT_SEED = 12345
+
+CANDIDATES: dict[str, list[dict]] = {
+    "quick": [
+        {},
+        {"lr": 2e-3},
+        {"lr": 5e-4},
+        {"batch_size": 64},
+        {"batch_size": 256, "lr": 2e-3},
+        {"hidden": (2048, 1024)},
+        {"label_smoothing": 0.1},
+        {"schedule": "one_cycle", "lr": 2e-3},
+        {"hidden": (1024, 1024), "label_smoothing": 0.1},
+        {"optimizer": "adamw", "weight_decay": 0.05},
+        {"dropout": 0.2},
+        {"hidden": (2048, 1024), "label_smoothing": 0.1, "batch_size": 64},
+    ],
+    "seed": [
+        {"epochs": 5},
+        {"epochs": 5, "lr": 0.05},
+        {"epochs": 10},
+        {"epochs": 5, "hidden": (32,)},
+    ],
+}
+
+
+def run(target: str, changes: dict, data) -> dict:
+    base = recipes.get_recipe(target)
+    recipe = base._replace(**changes)
+    split = train_val_split(mf.key(SPLIT_SEED), data.train.images, data.train.labels, VAL_SIZE)
+    images, labels = data.train.images, data.train.labels.astype(np.int64)
+    val = (images[split.val], labels[split.val])
+    steps = recipes.steps_per_epoch(len(split.train), recipe.batch_size)
+    params = mf.init(mf.key(1), [784, *recipe.hidden, 10], activation=recipe.activation)
+    state = mf.init_state(mf.key(2), params, recipes.make_optimizer(recipe, steps))
+    history = []
+    started = time.perf_counter()
+    for state, log in mf.fit(
+        state,
+        images,
+        labels,
+        batch_size=recipe.batch_size,
+        epochs=recipe.epochs,
+        validation=val,
+        rows=split.train,
+        dropout=recipe.dropout,
+        augment=recipes.make_augment(recipe),
+        label_smoothing=recipe.label_smoothing,
+    ):
+        history.append({"epoch": log.epoch, "val_accuracy": log.val_accuracy, "loss": log.loss})
+        print(f"  epoch {log.epoch}: val {log.val_accuracy:.4f} ({log.seconds:.1f} s)", flush=True)
+    return {
+        "target": target,
+        "changes": {k: list(v) if isinstance(v, tuple) else v for k, v in changes.items()},
+        "recipe": {k: list(v) if isinstance(v, tuple) else v for k, v in recipe._asdict().items()},
+        "val_accuracy": history[-1]["val_accuracy"],
+        "best_val_accuracy": max(h["val_accuracy"] for h in history),
+        "history": history,
+        "seconds": round(time.perf_counter() - started, 1),
+        "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores",
+    }
+
+
+def write_table(target: str, lines: list[dict]) -> None:
+    rows = [
+        f"| {i} | {json.dumps(r['changes']) or '{}'} | {r['val_accuracy']:.4f} | "
+        f"{r['best_val_accuracy']:.4f} | {r['seconds']} |"
+        for i, r in enumerate(lines)
+    ]
+    text = (
+        f"# Search log: `{target}`\n\n"
+        f"Every run of `python scripts/search.py {target}`, in order. Each changes the fields "
+        f"shown from the `{target}` recipe in `mlp_functional/recipes.py` (the full settings "
+        f"of each run are in `{target}.jsonl`); "
+        f"validation is {VAL_SIZE} images carved from the training set with key "
+        f"{SPLIT_SEED}. The test set is not used here.\n\n"
+        "| run | changes | final val acc | best val acc | seconds |\n|---|---|---|---|---|\n"
+        + "\n".join(rows)
+        + "\n"
+    )
+    (ROOT / "docs" / "search" / f"{target}.md").write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("target", choices=sorted(CANDIDATES))
+    parser.add_argument("--only", type=int, nargs="*", help="candidate indices to run")
+    args = parser.parse_args()
+    data = load("mnist")
+    log_path = ROOT / "docs" / "search" / f"{args.target}.jsonl"
+    candidates = CANDIDATES[args.target]
+    for index in args.only if args.only is not None else range(len(candidates)):
+        changes = candidates[index]
+        print(f"{args.target} candidate {index}: {changes}", flush=True)
+        result = run(args.target, changes, data)
+        with log_path.open("a") as f:
+            f.write(json.dumps(result) + "\n")
+        lines = [json.loads(line) for line in log_path.read_text().splitlines()]
+        write_table(args.target, lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+import mlp_functional as mf
+from mlp_functional import recipes
+from mlp_functional.recipes import RECIPES, Recipe, get_recipe, make_augment, make_optimizer
+
+
+def test_every_recipe_builds_its_optimizer_and_augmentation():
+    for recipe in RECIPES.values():
+        opt = make_optimizer(recipe, steps_per_epoch=10)
+        assert opt.rule is not None
+        augment = make_augment(recipe)
+        assert (augment is None) == (recipe.augment == "none")
+
+
+def test_warmup_cosine_recipe_spans_the_whole_run():
+    recipe = Recipe(epochs=3, lr=0.01, schedule="warmup_cosine", warmup_epochs=1.0)
+    lr = make_optimizer(recipe, steps_per_epoch=10).rule.learning_rate
+    assert lr(9) == pytest.approx(0.01)
+    assert lr(0) == pytest.approx(0.001)
+    assert lr(30) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected_step"),
+    [
+        ({"optimizer": "sgd"}, lambda p, g: p - 0.1 * g),
+        ({"optimizer": "sgd", "l2": 0.5}, lambda p, g: p - 0.1 * (g + 0.5 * p)),
+        ({"optimizer": "adamw", "weight_decay": 0.2}, None),
+    ],
+)
+def test_optimizer_settings_are_honoured(changes, expected_step):
+    recipe = Recipe(lr=0.1, **changes)
+    params = mf.init(mf.key(0), [3, 2], dtype="float64")
+    grads = mf.tree_map(lambda a: a * 0 + 1.0, params)
+    opt = make_optimizer(recipe, steps_per_epoch=5)
+    new, _ = opt.update(grads, opt.init(params), params)
+    if expected_step is not None:
+        np.testing.assert_allclose(
+            mf.ravel(new), expected_step(mf.ravel(params), mf.ravel(grads)), rtol=1e-12
+        )
+    else:
+        reference = mf.adamw(0.1, weight_decay=0.2)
+        expected, _ = reference.update(grads, reference.init(params), params)
+        np.testing.assert_array_equal(mf.ravel(new), mf.ravel(expected))
+
+
+def test_clip_wraps_the_optimizer():
+    opt = make_optimizer(Recipe(clip=1.0), steps_per_epoch=5)
+    assert opt.rule is not None and not opt.rule.elementwise
+
+
+def test_augmentation_kinds_turn_their_parts_on_and_off():
+    x = np.random.default_rng(0).random((4, 784), dtype=np.float32)
+    affine_only = make_augment(Recipe(augment="affine"))
+    elastic_only = make_augment(Recipe(augment="elastic"))
+    assert affine_only.keywords["alpha"] == 0.0
+    assert elastic_only.keywords["max_shift"] == 0.0
+    out = affine_only(mf.key(0), x)
+    assert out.shape == x.shape and out.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"optimizer": "rmsprop"}, "unknown optimizer 'rmsprop'"),
+        ({"schedule": "exp"}, "unknown schedule 'exp'"),
+    ],
+)
+def test_unknown_settings_name_the_choices(changes, message):
+    with pytest.raises(ValueError, match=message):
+        make_optimizer(Recipe(**changes), steps_per_epoch=5)
+
+
+def test_unknown_recipe_and_augmentation_name_the_choices():
+    with pytest.raises(ValueError, match="choose one of best, default, quick, seed"):
+        get_recipe("fast")
+    with pytest.raises(ValueError, match="unknown augmentation 'blur'"):
+        make_augment(Recipe(augment="blur"))
+
+
+def test_steps_per_epoch_counts_the_short_last_batch():
+    assert recipes.steps_per_epoch(55000, 128) == 430
