@@ -1,0 +1,1 @@
+"""The command line: the only part of mlp_functional that prints. See :mod:`.main`."""

@@ -1,0 +1,125 @@
+"""``mlp-functional evaluate RUN_DIR``: accuracy, per-class scores, confusion, mistakes.
+
+>>> print(format_table(["a", "bb"], [[1, 2.5], [10, 0.25]]))
+ a    bb
+ 1  2.50
+10  0.25
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from .argtypes import positive_int
+
+__all__ = ["add_parser", "class_names", "format_table", "run"]
+
+HELP = "measure a trained model on the test set: accuracy, per-class scores, mistakes"
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``evaluate`` with the subcommand parsers."""
+    p = sub.add_parser("evaluate", help=HELP, description=HELP + ".")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `train`")
+    p.add_argument(
+        "--dataset",
+        choices=("mnist", "fashion-mnist"),
+        help="test set to use (default: the run's own)",
+    )
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's four files")
+    p.add_argument(
+        "--top", type=positive_int, default=10, metavar="K", help="mistakes to list (default 10)"
+    )
+    p.set_defaults(run=run)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Right-aligned columns, floats with two decimals; one string, no trailing newline."""
+    cells = [list(header), *([_cell(v) for v in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in cells
+    )
+
+
+def class_names(config: dict[str, Any], classes: int) -> list[str]:
+    """The run's class names, or the label numbers when the config lacks them.
+
+    >>> class_names({}, 3)
+    ['0', '1', '2']
+    """
+    names = (config.get("data") or {}).get("classes")
+    if isinstance(names, list) and len(names) == classes:
+        return [str(n) for n in names]
+    return [str(i) for i in range(classes)]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the test accuracy, per-class scores, the confusion matrix and top mistakes."""
+    from ..data import load
+    from ..metrics import confident_mistakes, confusion_matrix, per_class
+    from ..predict import predict_proba
+    from ..runs import load_run
+
+    run_ = load_run(args.run_dir)
+    name = args.dataset or (run_.config.get("data") or {}).get("name") or "mnist"
+    data_dir = args.data_dir or (run_.config.get("settings") or {}).get("data_dir")
+    test = load(name, data_dir=data_dir).test
+    classes = run_.params.sizes[-1]
+    names = (
+        class_names(run_.config, classes)
+        if name == run_.config.get("data", {}).get("name")
+        else [str(i) for i in range(classes)]
+    )
+    probs = predict_proba(run_.params, test.images)
+    predicted = probs.argmax(axis=1)
+    cm = confusion_matrix(test.labels, predicted, classes)
+    scores = per_class(cm)
+    correct = int(cm.trace())
+    sizes = "-".join(str(n) for n in run_.params.sizes)
+    print(f"{args.run_dir}: {sizes} {run_.params.activation.name}, evaluated on {name} test")
+    print(
+        f"Test accuracy: {100 * correct / max(len(predicted), 1):.2f}% ({correct}/{len(predicted)})"
+    )
+    print()
+    rows = [
+        [
+            names[c],
+            100 * scores.precision[c],
+            100 * scores.recall[c],
+            100 * scores.f1[c],
+            int(scores.support[c]),
+        ]
+        for c in range(classes)
+    ]
+    print(format_table(["class", "precision %", "recall %", "F1 %", "support"], rows))
+    print()
+    print("Confusion matrix (rows: true label, columns: predicted label)")
+    header = ["true\\pred", *(str(c) for c in range(classes))]
+    print(format_table(header, [[str(c), *cm[c].tolist()] for c in range(classes)]))
+    mistakes = confident_mistakes(probs, test.labels, args.top)
+    print()
+    print(f"Most confident mistakes ({len(mistakes)} of {len(predicted) - correct})")
+    print(
+        format_table(
+            ["test index", "true", "predicted", "confidence %"],
+            [
+                [
+                    int(i),
+                    names[int(test.labels[i])],
+                    names[int(predicted[i])],
+                    100 * float(probs[i, predicted[i]]),
+                ]
+                for i in mistakes
+            ],
+        )
+    )
+    return 0

@@ -1,0 +1,62 @@
+"""The ``mlp-functional`` command: train, evaluate, predict, fetch and report.
+
+Each subcommand lives in its own module with ``add_parser(subparsers)`` and
+``run(args) -> int``; heavy imports happen inside ``run``, so ``--help`` is instant.
+
+>>> build_parser().parse_args(["train", "--epochs", "2"]).epochs
+2
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import evaluate, fetch, predict, report, train
+from .errors import EXIT_INTERRUPTED, PROG, Parser, UsageError, fail
+
+__all__ = ["build_parser", "main"]
+
+COMMANDS = (train, evaluate, predict, fetch, report)
+
+
+def _version() -> str:
+    import platform
+
+    import numpy as np
+
+    from .. import __version__
+
+    return f"{PROG} {__version__} (numpy {np.__version__}, Python {platform.python_version()})"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the whole command, subcommands included."""
+    parser = Parser(
+        prog=PROG,
+        description="A multilayer perceptron in NumPy that reads handwritten digits.",
+        epilog="Run `mlp-functional COMMAND --help` for the options of each command.",
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage, 130 Ctrl-C)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        prog = f"{PROG} {args.command}" if isinstance(exc, UsageError) else PROG
+        return fail(exc, prog)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
