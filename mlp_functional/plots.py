@@ -64,6 +64,12 @@ def png_bytes(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
+def _column_width(titles: Sequence[str], least: float) -> float:
+    """Inches per grid column so that the longest title line fits (about 0.065 in a char)."""
+    longest = max((len(line) for t in titles for line in t.splitlines()), default=0)
+    return max(least, 0.065 * longest + 0.25)
+
+
 def _grid(n: int, cols: int) -> tuple[int, int]:
     cols = max(1, min(cols, n))
     return max(1, math.ceil(n / cols)), cols
@@ -81,7 +87,7 @@ def sample_grid(
     labels: Sequence[int] | np.ndarray,
     class_names: Sequence[str],
     cols: int = 10,
-    title: str = "Sample digits and their labels",
+    title: str = "Sample images and their labels",
 ) -> Figure:
     """Digits in a grid, each titled with its label (dark ink on white, as on paper).
 
@@ -93,12 +99,13 @@ def sample_grid(
     """
     n = len(images)
     rows, cols = _grid(n, cols)
-    fig = _figure(1.1 * cols, 1.25 * rows + 0.4)
+    titles = [class_names[int(label)] for label in labels[:n]]
+    fig = _figure(_column_width(titles, 1.1) * cols, 1.25 * rows + 0.4)
     fig.suptitle(title)
     axes = fig.subplots(rows, cols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         if i < n:
-            _digit(ax, images[i], class_names[int(labels[i])])
+            _digit(ax, images[i], titles[i])
         else:
             ax.axis("off")
     return fig
@@ -161,7 +168,10 @@ def confusion_heatmap(cm: np.ndarray, class_names: Sequence[str]) -> Figure:
             if cm[t, p]:
                 color = "white" if cm[t, p] > threshold else "black"
                 ax.text(p, t, str(cm[t, p]), ha="center", va="center", fontsize=8, color=color)
-    ax.set_xticks(range(k), class_names, rotation=45 if max(map(len, class_names)) > 2 else 0)
+    if max(map(len, class_names)) > 2:
+        ax.set_xticks(range(k), class_names, rotation=45, ha="right", rotation_mode="anchor")
+    else:
+        ax.set_xticks(range(k), class_names)
     ax.set_yticks(range(k), class_names)
     ax.set_xlabel("predicted label")
     ax.set_ylabel("true label")
@@ -176,20 +186,22 @@ def mistakes_gallery(
     confidence: Sequence[float] | np.ndarray,
     class_names: Sequence[str],
     cols: int = 8,
+    title: str = "Misclassified test images (most confident first)",
 ) -> Figure:
-    """Misclassified digits, each titled with its true label, the prediction and confidence."""
+    """Misclassified images, each titled with its true label, the prediction and confidence."""
     n = len(images)
     rows, cols = _grid(max(n, 1), cols)
-    fig = _figure(1.3 * cols, 1.45 * rows + 0.4)
-    fig.suptitle("Misclassified test digits (most confident first)")
+    titles = [
+        f"true {class_names[int(labels[i])]}\n"
+        f"pred {class_names[int(predicted[i])]} {100 * float(confidence[i]):.1f}%"
+        for i in range(n)
+    ]
+    fig = _figure(_column_width(titles, 1.3) * cols, 1.45 * rows + 0.4)
+    fig.suptitle(title)
     axes = fig.subplots(rows, cols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         if i < n:
-            title = (
-                f"true {class_names[int(labels[i])]}\n"
-                f"pred {class_names[int(predicted[i])]} {100 * float(confidence[i]):.1f}%"
-            )
-            _digit(ax, images[i], title, color="firebrick")
+            _digit(ax, images[i], titles[i], color="firebrick")
         else:
             ax.axis("off")
     if n == 0:

@@ -13,12 +13,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from ..serve import command as serve
 from . import evaluate, fetch, predict, report, train
 from .errors import EXIT_INTERRUPTED, PROG, Parser, UsageError, fail
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (train, evaluate, predict, fetch, report)
+COMMANDS = (train, evaluate, predict, fetch, report, serve)
 
 
 def _version() -> str:

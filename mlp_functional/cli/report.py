@@ -19,10 +19,10 @@ HELP = "draw the run's figures (matplotlib) and write them with an index.html pa
 
 #: The figures a report holds: file name and caption.
 FIGURES = (
-    ("samples.png", "Sample test digits with their labels."),
+    ("samples.png", "Sample test images with their labels."),
     ("curves.png", "Loss and accuracy per epoch, on the training and validation sets."),
     ("confusion.png", "Confusion matrix on the test set: rows are true labels."),
-    ("mistakes.png", "Misclassified test digits: true label, prediction and its confidence."),
+    ("mistakes.png", "Misclassified test images: true label, prediction and its confidence."),
     ("weights.png", "The first layer's weights, one 28x28 image per hidden unit."),
 )
 SAMPLES = 40
@@ -124,9 +124,13 @@ def run(args: argparse.Namespace) -> int:
     predicted = probs.argmax(axis=1)
     cm = confusion_matrix(test.labels, predicted, len(names))
     wrong = confident_mistakes(probs, test.labels, MISTAKES)
+    things = "digits" if data.get("name", "mnist") == "mnist" else "images"
     figures = {
         "samples.png": lambda: plots.sample_grid(
-            test.images[:SAMPLES], test.labels[:SAMPLES], names
+            test.images[:SAMPLES],
+            test.labels[:SAMPLES],
+            names,
+            title=f"Sample test {things} and their labels",
         ),
         "curves.png": lambda: plots.training_curves(run_.history),
         "confusion.png": lambda: plots.confusion_heatmap(cm, names),
@@ -136,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
             predicted[wrong],
             probs[wrong, predicted[wrong]],
             names,
+            title=f"Misclassified test {things} (most confident first)",
         ),
         "weights.png": lambda: plots.first_layer_weights(run_.params),
     }
