@@ -434,14 +434,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def test_serve_prints_the_url_serves_the_run_and_stops_on_ctrl_c(tmp_path):
     run = make_run(tmp_path / "run", mf.init(mf.key(0), [784, 32, 10]))
-    script = (
-        "import argparse, sys\n"
-        "from mlp_functional.serve import command\n"
-        "p = argparse.ArgumentParser(); command.add_parser(p.add_subparsers())\n"
-        "a = p.parse_args(sys.argv[1:]); sys.exit(a.run(a))\n"
-    )
     proc = subprocess.Popen(
-        [sys.executable, "-c", script, "serve", str(run), "--port", "0"],
+        [sys.executable, "-m", "mlp_functional", "serve", str(run), "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -489,15 +483,23 @@ def test_serve_warns_when_listening_beyond_this_machine(tmp_path, monkeypatch, c
 
 
 def test_serve_reports_a_busy_port_in_one_line(tmp_path):
-    from mlp_functional.cli.errors import CliError
-
     run = make_run(tmp_path / "run", mf.init(mf.key(0), [784, 10]))
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        with pytest.raises(CliError, match=f"cannot listen on 127.0.0.1 port {port}.*--port"):
-            command.run(parse([str(run), "--port", str(port)]))
+        done = subprocess.run(
+            [sys.executable, "-m", "mlp_functional", "serve", str(run), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+            timeout=60,
+        )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert re.match(
+        f"mlp-functional: error: cannot listen on 127.0.0.1 port {port} .*--port", done.stderr
+    )
 
 
 def test_serve_options_are_checked():
