@@ -65,6 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     timeout = TIMEOUT
+    disable_nagle_algorithm = True  # headers and body go out at once, no 40 ms delayed-ACK stall
 
     def do_GET(self) -> None:
         self._answer(b"")
