@@ -70,6 +70,15 @@ def _column_width(titles: Sequence[str], least: float) -> float:
     return max(least, 0.065 * longest + 0.25)
 
 
+def _percent(p: float) -> str:
+    """A probability as a percentage; never rounds up to a certain-looking 100.0%.
+
+    >>> _percent(0.98765), _percent(0.99996)
+    ('98.8%', '>99.9%')
+    """
+    return ">99.9%" if p >= 0.9995 else f"{100 * p:.1f}%"
+
+
 def _grid(n: int, cols: int) -> tuple[int, int]:
     cols = max(1, min(cols, n))
     return max(1, math.ceil(n / cols)), cols
@@ -193,7 +202,7 @@ def mistakes_gallery(
     rows, cols = _grid(max(n, 1), cols)
     titles = [
         f"true {class_names[int(labels[i])]}\n"
-        f"pred {class_names[int(predicted[i])]} {100 * float(confidence[i]):.1f}%"
+        f"pred {class_names[int(predicted[i])]} {_percent(float(confidence[i]))}"
         for i in range(n)
     ]
     fig = _figure(_column_width(titles, 1.3) * cols, 1.45 * rows + 0.4)

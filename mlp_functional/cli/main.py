@@ -1,4 +1,4 @@
-"""The ``mlp-functional`` command: train, evaluate, predict, fetch and report.
+"""The ``mlp-functional`` command: train, evaluate, predict, fetch, report and serve.
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and
 ``run(args) -> int``; heavy imports happen inside ``run``, so ``--help`` is instant.
