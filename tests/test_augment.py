@@ -119,6 +119,11 @@ def test_flat_rows_are_treated_as_square_images_and_keep_their_shape():
     assert np.array_equal(out, augment(key(1), x).reshape(3, -1))
 
 
+def test_an_empty_batch_gives_an_empty_batch():
+    assert augment(key(0), np.zeros((0, 784), np.float32)).shape == (0, 784)
+    assert augment(key(0), np.zeros((0, 5, 7), np.uint8)).dtype == np.uint8
+
+
 # --------------------------------------------------------------------- output laws
 
 
