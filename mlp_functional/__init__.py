@@ -11,6 +11,15 @@ the command line in :mod:`mlp_functional.cli`.
 """
 
 from .activations import ACTIVATIONS, Activation, get_activation, leaky_relu, relu, sigmoid, tanh
+from .augment import (
+    AffineParams,
+    affine,
+    augment,
+    elastic,
+    random_affine,
+    random_displacement,
+    warp,
+)
 from .backprop import check_grad, grad, loss_and_grad
 from .features import to_features
 from .forward import Trace, forward, forward_trace
@@ -50,6 +59,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "Activation",
+    "AffineParams",
     "AdamState",
     "DivergenceError",
     "EpochLog",
@@ -67,6 +77,8 @@ __all__ = [
     "__version__",
     "accuracy",
     "adam",
+    "affine",
+    "augment",
     "adamw",
     "add_l2",
     "check_grad",
@@ -75,6 +87,7 @@ __all__ = [
     "cosine",
     "cross_entropy",
     "dropout",
+    "elastic",
     "evaluate",
     "fit",
     "forward",
@@ -98,6 +111,8 @@ __all__ = [
     "one_cycle",
     "predict",
     "predict_proba",
+    "random_affine",
+    "random_displacement",
     "ravel",
     "relu",
     "sgd",
@@ -113,4 +128,5 @@ __all__ = [
     "tree_map",
     "unravel",
     "warmup_cosine",
+    "warp",
 ]
