@@ -14,7 +14,7 @@ from _imaging_util import (
     ink_box_side,
     load_mnist,
     on_paper,
-    train_small,
+    small_model,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -325,7 +325,7 @@ def mnist_round_trip(mnist_dir):
     digits, labels = data.test.images[:300], data.test.labels[:300]
     rng = np.random.default_rng(0)
     back = np.stack([to_mnist(on_paper(d, rng)) for d in digits])
-    params = train_small(data.train.images, data.train.labels)
+    params = small_model(mnist_dir)
     return data, digits, labels, back, params
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _imaging_util import load_mnist, on_paper, train_small
+from _imaging_util import load_mnist, on_paper, small_model
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -356,8 +356,8 @@ def mnist(mnist_dir):
 
 
 @pytest.fixture(scope="module")
-def trained(mnist):
-    params = train_small(mnist.train.images, mnist.train.labels)
+def trained(mnist_dir):
+    params = small_model(mnist_dir)
     app = make_app(params, CONFIG, METRICS)
     with running(app) as base:
         yield app, base

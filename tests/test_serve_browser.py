@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _imaging_util import load_mnist, train_small
+from _imaging_util import load_mnist, small_model
 
 import mlp_functional as mf
 from mlp_functional.serve.api import make_app
@@ -66,7 +66,7 @@ def browser():
 @pytest.fixture(scope="module")
 def served(mnist_dir):
     data = load_mnist(mnist_dir)
-    params = train_small(data.train.images, data.train.labels, hidden=128)
+    params = small_model(mnist_dir, 30_000, hidden=128)
     config = {"data": {"name": "mnist", "classes": [str(i) for i in range(10)]}}
     app = make_app(params, config, METRICS)
     with running(app) as url:
