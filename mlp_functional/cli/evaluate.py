@@ -72,13 +72,10 @@ def run(args: argparse.Namespace) -> int:
     run_ = load_run(args.run_dir)
     name = args.dataset or (run_.config.get("data") or {}).get("name") or "mnist"
     data_dir = args.data_dir or (run_.config.get("settings") or {}).get("data_dir")
-    test = load(name, data_dir=data_dir).test
+    dataset = load(name, data_dir=data_dir)
+    test = dataset.test
     classes = run_.params.sizes[-1]
-    names = (
-        class_names(run_.config, classes)
-        if name == run_.config.get("data", {}).get("name")
-        else [str(i) for i in range(classes)]
-    )
+    names = class_names({"data": {"classes": list(dataset.classes)}}, classes)
     probs = predict_proba(run_.params, test.images)
     predicted = probs.argmax(axis=1)
     cm = confusion_matrix(test.labels, predicted, classes)

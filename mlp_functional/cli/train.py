@@ -320,7 +320,12 @@ class _Bar:
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=total, initial=done, unit="epoch", file=sys.stderr, dynamic_ncols=True
+                total=total,
+                initial=done,
+                unit="epoch",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=False,
             )
 
     def write(self, line: str) -> None:
@@ -452,7 +457,9 @@ def _resume(args: argparse.Namespace) -> tuple[_Run, Dataset, TrainVal]:
     try:
         progress = Progress(**raw_progress)
     except TypeError:
-        raise RunError(f"{folder / STATE_FILE}: invalid progress record; train a new run") from None
+        progress = None
+    if progress is None or not isinstance(progress.epoch, int) or progress.epoch < 0:
+        raise RunError(f"{folder / STATE_FILE}: invalid progress record; train a new run")
     if list(state.params.sizes) != config.get("model", {}).get("sizes"):
         raise RunError(f"{folder}: {STATE_FILE} does not match {CONFIG_FILE}; train a new run")
     if settings.epochs < progress.epoch:
