@@ -21,7 +21,7 @@ import numpy as np
 from .params import freeze
 from .validate import check_labels
 
-__all__ = ["ClassReport", "confusion_matrix", "confident_mistakes", "per_class"]
+__all__ = ["ClassReport", "confident_mistakes", "confusion_matrix", "per_class"]
 
 Array = np.ndarray
 
