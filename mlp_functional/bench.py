@@ -65,7 +65,7 @@ def epoch_flops(sizes: Sequence[int], n_examples: int) -> float:
     """Floating-point operations of one epoch's matrix products (2 per multiply-add).
 
     >>> epoch_flops([784, 256, 128, 10], 60000) / 1e9  # doctest: +ELLIPSIS
-    60.3...
+    60.4...
     """
     layers = list(zip(sizes[:-1], sizes[1:], strict=True))
     per_example = sum(2 * i * o for i, o in layers)  # forward

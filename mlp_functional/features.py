@@ -12,13 +12,24 @@ converted, so no full float copy of the data is ever made.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PIXEL_SCALE", "to_features"]
+__all__ = ["PIXEL_SCALE", "as_rows", "to_features"]
 
 #: uint8 pixels are divided by this to land in [0, 1].
 PIXEL_SCALE = 255.0
+
+
+def as_rows(x: np.ndarray) -> np.ndarray:
+    """``x`` viewed as ``(N, features)``: images are flattened, rows stay rows (no copy).
+
+    >>> as_rows(np.zeros((0, 28, 28), np.uint8)).shape
+    (0, 784)
+    """
+    return x.reshape(x.shape[0], math.prod(x.shape[1:])) if x.ndim > 2 else x
 
 
 def to_features(
@@ -35,7 +46,7 @@ def to_features(
       ``(N, D)`` array of ``dtype``; ``x`` itself when it already is one (no copy).
     """
     arr = np.asarray(x)
-    rows = arr.reshape(arr.shape[0], -1) if arr.ndim > 2 else arr
+    rows = as_rows(arr)
     if arr.dtype == np.uint8:
         return np.divide(rows, np.asarray(PIXEL_SCALE, dtype=dtype), out=out, dtype=dtype)
     if out is not None:

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .backprop import workspace
-from .features import to_features
+from .features import as_rows, to_features
 from .forward import propagate
 from .loss import log_softmax
 from .params import Params, freeze
@@ -36,7 +36,7 @@ EVAL_BATCH = 1000
 
 def _log_probs_batches(params: Params, x: Array, batch_size: int) -> Iterator[Array]:
     """``log_softmax(forward(params, x[i:i+batch]))`` batch by batch, through one workspace."""
-    rows = x.reshape(len(x), -1)
+    rows = as_rows(x)
     space = workspace(params, min(batch_size, max(len(x), 1)))
     features = np.empty((space.z[0].shape[0], rows.shape[1]), params.dtype)
     for start in range(0, len(x), batch_size):

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .backprop import Workspace, backprop, workspace
-from .features import to_features
+from .features import as_rows, to_features
 from .optimizers import Optimizer
 from .parallel import SplitRule
 from .params import Params, freeze, ravel, unravel
@@ -207,7 +207,7 @@ def _batch_maker(
     With ``reuse`` the gathered pixels and features go into buffers kept across steps.
     """
     dtype = state.params.dtype
-    rows = x.reshape(len(x), -1)
+    rows = as_rows(x)
     widths = state.params.sizes[1:-1]
     dropout_key, augment_key = keys
     rng = generator(dropout_key) if regimen.dropout else None
