@@ -192,6 +192,7 @@ class _Regimen(NamedTuple):
     augment: Augment | None = None
     rows: Array | None = None
     smoothing: float = 0.0
+    progress: Callable[[int], None] | None = None
 
 
 Batch = tuple[Array, Array, list[Array] | None]
@@ -245,6 +246,7 @@ def _regimen(
     rows: Any,
     n: int,
     smoothing: float,
+    progress: Callable[[int], None] | None,
 ) -> _Regimen:
     _check_batch_size(batch_size)
     if augment is not None and not callable(augment):
@@ -257,7 +259,7 @@ def _regimen(
             raise ValueError(f"rows must index the {n} examples of x, got values outside [0, {n})")
     if not (isinstance(smoothing, (int, float)) and 0 <= smoothing < 1):
         raise ValueError(f"label_smoothing must be in [0, 1), got label_smoothing={smoothing!r}")
-    return _Regimen(batch_size, check_rate(dropout), augment, rows, float(smoothing))
+    return _Regimen(batch_size, check_rate(dropout), augment, rows, float(smoothing), progress)
 
 
 def _epoch_size(x: Array, regimen: _Regimen) -> int:
@@ -274,6 +276,7 @@ def train_epoch(
     augment: Augment | None = None,
     rows: Any = None,
     label_smoothing: float = 0.0,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[TrainState, EpochLog]:
     """One pass over ``(x, y)`` in minibatches shuffled with the state's key.
 
@@ -289,6 +292,8 @@ def train_epoch(
       rows: train on these row indices of ``x`` only (say, the training part of a
         train/validation split), without copying them out of ``x``.
       label_smoothing: train towards ``(1 - s) onehot(y) + s / classes``.
+      progress: called with each batch's size once its step is done, for progress
+        bars (a side effect on the side, as ``toolz.do``; the result does not depend on it).
 
     Returns:
       ``(new_state, log)``; every example is visited exactly once.
@@ -297,7 +302,7 @@ def train_epoch(
       DivergenceError: the loss became non-finite.
     """
     x, labels = check_batch(state.params, x, y)
-    regimen = _regimen(batch_size, dropout, augment, rows, len(x), label_smoothing)
+    regimen = _regimen(batch_size, dropout, augment, rows, len(x), label_smoothing, progress)
     return _epoch(state, x, labels, regimen)
 
 
@@ -312,10 +317,12 @@ def _epoch(state: TrainState, x: Array, y: Array, regimen: _Regimen) -> tuple[Tr
 
     def run_batches(limit: int | None = None) -> tuple[TrainState, _Running]:
         make = _batch_maker(state, x, y, regimen, (dropout_key, augment_key), reuse)
-        batches = enumerate(minibatches(order, regimen.batch_size))
-        return loop(
-            state, itertools.starmap(make, itertools.islice(batches, limit)), regimen.smoothing
+        batches: Iterable[Batch] = itertools.starmap(
+            make, itertools.islice(enumerate(minibatches(order, regimen.batch_size)), limit)
         )
+        if regimen.progress is not None and limit is None:
+            batches = _reporting(batches, regimen.progress)
+        return loop(state, batches, regimen.smoothing)
 
     # Overflow shows up as a non-finite loss, which the loop turns into a DivergenceError
     # naming the step; NumPy's own warnings on the way there would only be noise.
@@ -392,6 +399,12 @@ def _epoch_inplace(
     return state._replace(params=frozen, opt_state=opt_state, step=run.step), run
 
 
+def _reporting(batches: Iterable[Batch], progress: Callable[[int], None]) -> Iterator[Batch]:
+    for batch in batches:
+        yield batch
+        progress(len(batch[1]))
+
+
 class _DivergedError(Exception):
     def __init__(self, step: int, loss: float) -> None:
         self.step = step
@@ -410,6 +423,7 @@ def fit(
     augment: Augment | None = None,
     rows: Any = None,
     label_smoothing: float = 0.0,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[TrainState, EpochLog]]:
     """Train epoch after epoch, lazily: yields ``(state, log)`` after each one.
 
@@ -423,12 +437,12 @@ def fit(
       batch_size: examples per step.
       epochs: how many epochs to yield; ``None`` goes on until you stop.
       validation: optional ``(x_val, y_val)``, evaluated after each epoch.
-      dropout, augment, rows, label_smoothing: as for :func:`train_epoch`.
+      dropout, augment, rows, label_smoothing, progress: as for :func:`train_epoch`.
     """
     if epochs is not None and (not isinstance(epochs, int) or epochs < 0):
         raise ValueError(f"epochs must be a non-negative integer or None, got epochs={epochs!r}")
     x, labels = check_batch(state.params, x, y)
-    regimen = _regimen(batch_size, dropout, augment, rows, len(x), label_smoothing)
+    regimen = _regimen(batch_size, dropout, augment, rows, len(x), label_smoothing, progress)
     val = None
     if validation is not None:
         val = check_batch(state.params, *validation)

@@ -208,3 +208,13 @@ def test_rows_restrict_training_to_a_subset_without_copying():
     assert mf.ravel(on_rows.params).tobytes() == mf.ravel(on_copy.params).tobytes()
     with pytest.raises(ValueError, match="rows must index the 60 examples"):
         mf.train_epoch(state, x, y, rows=np.array([0, 60]))
+
+
+def test_progress_is_told_each_batch_size_and_changes_nothing():
+    x, y = spirals(25)
+    state = mf.init_state(mf.key(0), mf.init(mf.key(1), [2, 8, 2]), mf.adam(0.01))
+    sizes = []
+    told, _ = mf.train_epoch(state, x, y, batch_size=16, progress=sizes.append)
+    silent, _ = mf.train_epoch(state, x, y, batch_size=16)
+    assert sizes == [16, 16, 16, 2]
+    assert mf.ravel(told.params).tobytes() == mf.ravel(silent.params).tobytes()
