@@ -25,6 +25,7 @@ from .regularize import add_l2, clip_by_global_norm
 
 __all__ = [
     "AUGMENTATIONS",
+    "DEFAULT_LR",
     "OPTIMIZERS",
     "RECIPES",
     "SCHEDULES",
@@ -38,6 +39,8 @@ __all__ = [
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine", "warmup_cosine", "one_cycle")
 AUGMENTATIONS = ("none", "affine", "elastic", "affine+elastic")
+#: The learning rate each optimizer uses unless told otherwise.
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3, "adamw": 1e-3}
 
 
 class Recipe(NamedTuple):

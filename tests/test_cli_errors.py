@@ -39,6 +39,12 @@ USAGE = [
     (("train", "--optimizer", "rmsprop"), "--optimizer: invalid choice: 'rmsprop'"),
     (("train", "--dataset", "cifar"), "--dataset: invalid choice: 'cifar'"),
     (("train", "--patience", "2", "--val-size", "0"), "--patience needs a validation split"),
+    (("train", "--recipe", "fastest"), "--recipe: invalid choice: 'fastest'"),
+    (("train", "--dropout", "1"), "--dropout: must be in [0, 1), got 1"),
+    (("train", "--label-smoothing", "x"), "--label-smoothing: expected a number in [0, 1)"),
+    (("train", "--schedule", "exp"), "--schedule: invalid choice: 'exp'"),
+    (("train", "--augment", "blur"), "--augment: invalid choice: 'blur'"),
+    (("train", "--weight-decay", "-1"), "--weight-decay: must be a number >= 0"),
     (("predict", "runs/x"), "the following arguments are required: IMAGE"),
     (("evaluate", "--top", "0", "r"), "--top: must be a positive integer"),
 ]

@@ -16,7 +16,13 @@ import pytest
 from _cli_util import QUICK, cli, copy_run, env_for, one_line_error, trained_run
 
 from mlp_functional.checkpoint import load_params, load_train_state
-from mlp_functional.cli.train import Progress, _advance, build_optimizer
+from mlp_functional.cli.train import (
+    Progress,
+    _advance,
+    build_optimizer,
+    build_parser_for_tests,
+    resolve,
+)
 from mlp_functional.params import ravel
 from mlp_functional.runs import load_run
 
@@ -123,7 +129,10 @@ def test_early_stopping_keeps_the_best_model_and_resumes_exactly(
     assert metrics["best_epoch"] == best["epoch"] < metrics["epochs"]
     # model.safetensors holds the best epoch's weights, the state holds the last ones
     state, progress = load_train_state(
-        tmp_path / "a" / "state.safetensors", build_optimizer("sgd", 1e4)
+        tmp_path / "a" / "state.safetensors",
+        build_optimizer(
+            resolve(build_parser_for_tests().parse_args(["--optimizer", "sgd", "--lr", "1e4"])), 1
+        ),
     )
     model = load_params(tmp_path / "a" / "model.safetensors")
     assert progress["best_epoch"] == best["epoch"] and progress["stopped_early"]
@@ -186,7 +195,9 @@ def test_ctrl_c_stops_after_a_checkpoint_and_says_how_to_resume(
     epochs = int(re.search(r"holds epoch (\d+)", line).group(1))
     run = load_run(tmp_path / "run")
     assert len(run.history) >= epochs >= 1 and run.metrics is None
-    _, progress = load_train_state(state, build_optimizer("adam", 1e-3))
+    _, progress = load_train_state(
+        state, build_optimizer(resolve(build_parser_for_tests().parse_args([])), 1)
+    )
     assert progress["epoch"] == epochs
     # finishing at the epoch already reached trains nothing and writes the metrics
     done = cli(
@@ -260,3 +271,45 @@ def test_advance_tracks_the_best_validation_loss() -> None:
     assert p == Progress(3, 0.5, 1, 2, True)
     assert _advance(Progress(), 1, float("nan"), patience=None) == Progress(epoch=1)
     assert not _advance(Progress(1, 0.5, 1, 5, False), 2, 0.7, patience=None).stopped_early
+
+
+def test_a_recipe_supplies_settings_and_flags_override_them(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    result = cli(
+        "train",
+        "--recipe",
+        "quick",
+        *QUICK,
+        "--epochs",
+        "1",
+        "--dropout",
+        "0.1",
+        "--augment",
+        "affine",
+        "--label-smoothing",
+        "0.05",
+        "--out",
+        "r",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    settings = load_run(tmp_path / "r").config["settings"]
+    assert settings["recipe"] == "quick"
+    assert settings["schedule"] == "warmup_cosine" and settings["batch_size"] == 128
+    assert settings["hidden"] == [32] and settings["epochs"] == 1
+    assert (settings["dropout"], settings["augment"], settings["label_smoothing"]) == (
+        0.1,
+        "affine",
+        0.05,
+    )
+    history = load_run(tmp_path / "r").history
+    assert history[0]["learning_rate"] == pytest.approx(0.0, abs=1e-6)  # cosine ends at zero
+
+
+def test_another_optimizer_takes_its_own_default_learning_rate() -> None:
+    parse = build_parser_for_tests().parse_args
+    assert resolve(parse(["--recipe", "quick", "--optimizer", "sgd"])).lr == 0.1
+    assert resolve(parse(["--optimizer", "sgd", "--lr", "0.3"])).lr == 0.3
+    assert resolve(parse(["--recipe", "seed"])).lr == 0.1

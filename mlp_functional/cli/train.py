@@ -1,8 +1,9 @@
 """``mlp-functional train``: train a network, checkpoint every epoch, resume exactly.
 
-Settings come from three places, in increasing priority: :data:`DEFAULTS`, an optional
-recipe (a dict of the same names), and the flags actually given. Every flag defaults to
-``None`` so that :func:`resolve` can tell "not given" from "given the default value".
+Settings come from three places, in increasing priority: :data:`DEFAULTS`, the recipe
+named by ``--recipe`` (see :mod:`mlp_functional.recipes`), and the flags actually given.
+Every flag defaults to ``None`` so that :func:`resolve` can tell "not given" from "given
+the default value".
 
 The run is a pure function of its settings: one key from ``--seed`` is split into the
 keys that initialise the weights, shuffle the batches and carve the validation split.
@@ -14,8 +15,9 @@ bit-identical to a run that was never interrupted.
 >>> s = resolve(args)
 >>> s.optimizer, s.lr, s.hidden, s.epochs
 ('sgd', 0.1, (256, 128), 10)
->>> resolve(args, recipe={"epochs": 3, "lr": 0.5}).epochs
-3
+>>> quick = resolve(build_parser_for_tests().parse_args(["--recipe", "quick", "--epochs", "2"]))
+>>> quick.hidden, quick.schedule, quick.epochs
+((1024, 512), 'warmup_cosine', 2)
 """
 
 from __future__ import annotations
@@ -32,23 +34,30 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from .argtypes import hidden_sizes, non_negative_int, positive_float, positive_int
+from ..recipes import AUGMENTATIONS, DEFAULT_LR, OPTIMIZERS, RECIPES, SCHEDULES, Recipe
+from .argtypes import (
+    fraction,
+    hidden_sizes,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
 from .errors import EXIT_INTERRUPTED, PROG, CliError, Parser, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
 
     from ..data import Dataset, Split, TrainVal
-    from ..optimizers import Optimizer
     from ..params import Params
     from ..train import EpochLog, TrainState
 
 __all__ = [
     "DEFAULTS",
-    "DEFAULT_LR",
     "Settings",
     "add_parser",
     "build_optimizer",
+    "recipe_of",
     "resolve",
     "run",
 ]
@@ -56,25 +65,19 @@ __all__ = [
 HELP = "train a network on MNIST or Fashion-MNIST and save it in a run folder"
 
 DATASETS = ("mnist", "fashion-mnist")
-OPTIMIZERS = ("sgd", "momentum", "adam")
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
+#: The training settings a recipe fixes (the recipe's name and description aside).
+RECIPE_FIELDS = tuple(f for f in Recipe._fields if f not in ("name", "description"))
 #: The default of every setting; a recipe or an explicit flag overrides it.
 DEFAULTS: dict[str, Any] = {
+    "recipe": "default",
     "dataset": "mnist",
     "data_dir": None,
-    "hidden": (256, 128),
-    "activation": "relu",
-    "epochs": 10,
-    "batch_size": 128,
-    "optimizer": "adam",
-    "lr": None,  # None: DEFAULT_LR of the optimizer
+    **{f: getattr(RECIPES["default"], f) for f in RECIPE_FIELDS},
     "seed": 0,
     "val_size": 5000,
     "patience": None,
 }
-#: The learning rate each optimizer uses unless told otherwise.
-DEFAULT_LR = {"adam": 1e-3, "momentum": 0.05, "sgd": 0.1}
-MOMENTUM_BETA = 0.9
 #: Settings ``--resume`` takes from the command line; the rest come from config.json.
 RESUMABLE = ("epochs", "data_dir")
 CONFIG_VERSION = 1
@@ -83,8 +86,10 @@ EVAL_CHUNK = 2_000
 
 
 class Settings(NamedTuple):
-    """Every setting of a training run (what config.json records under ``settings``)."""
+    """Every setting of a training run (what config.json records under ``settings``):
+    the recipe's fields, the data, the seed and the early stopping."""
 
+    recipe: str
     dataset: str
     data_dir: str | None
     hidden: tuple[int, ...]
@@ -93,6 +98,21 @@ class Settings(NamedTuple):
     batch_size: int
     optimizer: str
     lr: float
+    momentum: float
+    schedule: str
+    warmup_epochs: float
+    weight_decay: float
+    l2: float
+    clip: float
+    dropout: float
+    label_smoothing: float
+    augment: str
+    max_shift: float
+    max_rotation: float
+    max_scale: float
+    max_shear: float
+    alpha: float
+    sigma: float
     seed: int
     val_size: int
     patience: int | None
@@ -117,6 +137,12 @@ def add_parser(sub: Any) -> None:
 
 def _add_arguments(p: argparse.ArgumentParser) -> None:
     d = DEFAULTS
+    p.add_argument(
+        "--recipe",
+        choices=sorted(RECIPES),
+        help="start from these settings (default 'default'); any flag overrides them: "
+        + "; ".join(f"{r.name}: {r.description}" for r in RECIPES.values()),
+    )
     p.add_argument("--dataset", choices=DATASETS, help=f"dataset (default {d['dataset']})")
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's four files")
     p.add_argument(
@@ -130,7 +156,31 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=positive_int, help="examples per step (default 128)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, help="optimizer (default adam)")
     lrs = ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items())
-    p.add_argument("--lr", type=positive_float, help=f"learning rate (default: {lrs})")
+    p.add_argument("--lr", type=positive_float, help=f"peak learning rate (default: {lrs})")
+    p.add_argument("--momentum", type=fraction, metavar="BETA", help="momentum's beta (0.9)")
+    p.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule (constant)")
+    p.add_argument(
+        "--warmup-epochs", type=non_negative_float, metavar="E", help="warm-up for warmup_cosine"
+    )
+    p.add_argument(
+        "--weight-decay", type=non_negative_float, metavar="W", help="adamw's decoupled decay"
+    )
+    p.add_argument("--l2", type=non_negative_float, metavar="S", help="L2 penalty strength")
+    p.add_argument(
+        "--clip", type=non_negative_float, metavar="NORM", help="clip the gradient's global norm"
+    )
+    p.add_argument("--dropout", type=fraction, metavar="RATE", help="dropout on hidden layers")
+    p.add_argument("--label-smoothing", type=fraction, metavar="S", help="label smoothing")
+    p.add_argument("--augment", choices=AUGMENTATIONS, help="training-image augmentation")
+    for name, what in (
+        ("max-shift", "pixels"),
+        ("max-rotation", "degrees"),
+        ("max-scale", "relative scale change"),
+        ("max-shear", "shear"),
+        ("alpha", "elastic strength"),
+        ("sigma", "elastic smoothness"),
+    ):
+        p.add_argument(f"--{name}", type=non_negative_float, metavar="X", help=f"augment: {what}")
     p.add_argument("--seed", type=non_negative_int, help="random seed (default 0)")
     p.add_argument(
         "--val-size",
@@ -160,32 +210,38 @@ def build_parser_for_tests() -> argparse.ArgumentParser:
     return p
 
 
-def resolve(args: argparse.Namespace, recipe: Mapping[str, Any] | None = None) -> Settings:
-    """The settings: defaults, overridden by ``recipe``, overridden by the flags given."""
-    merged = dict(DEFAULTS)
-    for source in (recipe or {}, vars(args)):
-        merged.update({k: v for k, v in source.items() if k in DEFAULTS and v is not None})
-    if merged["lr"] is None:
+def resolve(args: argparse.Namespace) -> Settings:
+    """The settings: defaults, overridden by the recipe, overridden by the flags given.
+
+    Naming another ``--optimizer`` without ``--lr`` takes that optimizer's own default
+    learning rate rather than the recipe's, which was tuned for the recipe's optimizer.
+    """
+    given = {k: v for k, v in vars(args).items() if k in DEFAULTS and v is not None}
+    recipe = RECIPES[given.get("recipe", DEFAULTS["recipe"])]
+    merged = {**DEFAULTS, **{f: getattr(recipe, f) for f in RECIPE_FIELDS}, **given}
+    if "optimizer" in given and "lr" not in given and given["optimizer"] != recipe.optimizer:
         merged["lr"] = DEFAULT_LR[merged["optimizer"]]
+    merged["recipe"] = recipe.name
     merged["hidden"] = tuple(merged["hidden"])
     return Settings(**merged)
 
 
-def build_optimizer(name: str, lr: float) -> Optimizer:
-    """The optimizer named on the command line.
+def recipe_of(settings: Settings) -> Recipe:
+    """The settings as a :class:`~mlp_functional.recipes.Recipe`."""
+    base = RECIPES.get(settings.recipe, RECIPES["default"])
+    return base._replace(**{f: getattr(settings, f) for f in RECIPE_FIELDS})
 
-    >>> build_optimizer("momentum", 0.05).rule.learning_rate(0)
+
+def build_optimizer(settings: Settings, steps_per_epoch: int) -> Any:
+    """The optimizer the settings describe, with its schedule over the whole run.
+
+    >>> s = resolve(build_parser_for_tests().parse_args(["--optimizer", "momentum"]))
+    >>> build_optimizer(s, steps_per_epoch=10).rule.learning_rate(0)
     0.05
     """
-    from ..optimizers import adam, momentum, sgd
+    from ..recipes import make_optimizer
 
-    if name == "adam":
-        return adam(lr)
-    if name == "momentum":
-        return momentum(lr, beta=MOMENTUM_BETA)
-    if name == "sgd":
-        return sgd(lr)
-    raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
+    return make_optimizer(recipe_of(settings), steps_per_epoch)
 
 
 # ---- the run folder --------------------------------------------------------------------
@@ -209,8 +265,12 @@ def _check_settings(s: Settings) -> None:
     def count(value: Any, low: int) -> bool:
         return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
-    if s.dataset not in DATASETS or s.optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown dataset {s.dataset!r} or optimizer {s.optimizer!r}")
+    if s.dataset not in DATASETS or s.optimizer not in OPTIMIZERS or s.recipe not in RECIPES:
+        raise ValueError(f"unknown dataset, optimizer or recipe in {s!r}")
+    if s.schedule not in SCHEDULES or s.augment not in AUGMENTATIONS:
+        raise ValueError(f"unknown schedule {s.schedule!r} or augmentation {s.augment!r}")
+    if not (0 <= s.dropout < 1 and 0 <= s.label_smoothing < 1 and 0 <= s.momentum < 1):
+        raise ValueError("dropout, label_smoothing and momentum must be in [0, 1)")
     if s.activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {s.activation!r}")
     if not all(count(h, 1) for h in s.hidden):
@@ -311,18 +371,20 @@ def _epoch_line(epoch: int, total: int, log: EpochLog) -> str:
 
 
 class _Bar:
-    """Epoch lines on stdout, and a per-epoch progress bar (tqdm) on stderr if a terminal."""
+    """Epoch lines on stdout, and a progress bar (tqdm) on stderr if it is a terminal,
+    advanced batch by batch over the examples of the whole run."""
 
-    def __init__(self, total: int, done: int, quiet: bool) -> None:
+    def __init__(self, epochs: int, done: int, per_epoch: int, quiet: bool) -> None:
         self.quiet = quiet
         self.bar: Any = None
         if not quiet and sys.stderr.isatty():
             from tqdm import tqdm
 
             self.bar = tqdm(
-                total=total,
-                initial=done,
-                unit="epoch",
+                total=epochs * per_epoch,
+                initial=done * per_epoch,
+                unit="img",
+                unit_scale=True,
                 file=sys.stderr,
                 dynamic_ncols=True,
                 leave=False,
@@ -336,9 +398,9 @@ class _Bar:
         else:
             print(line, flush=True)
 
-    def update(self) -> None:
+    def advance(self, examples: int) -> None:
         if self.bar is not None:
-            self.bar.update(1)
+            self.bar.update(examples)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -385,6 +447,12 @@ def _keys(seed: int) -> tuple[Any, Any, Any]:
     return init_key, shuffle_key, split_key
 
 
+def _steps_per_epoch(settings: Settings, split: TrainVal) -> int:
+    from ..recipes import steps_per_epoch
+
+    return steps_per_epoch(len(split.train), settings.batch_size)
+
+
 def _split(settings: Settings, dataset: Dataset) -> TrainVal:
     from ..data import train_val_split
 
@@ -411,7 +479,8 @@ def _start(args: argparse.Namespace) -> tuple[_Run, Dataset, TrainVal]:
     init_key, shuffle_key, _ = _keys(settings.seed)
     sizes = [dataset.train.images[0].size, *settings.hidden, len(dataset.classes)]
     params = init(init_key, sizes, activation=settings.activation)
-    state = init_state(shuffle_key, params, build_optimizer(settings.optimizer, settings.lr))
+    optimizer = build_optimizer(settings, _steps_per_epoch(settings, split))
+    state = init_state(shuffle_key, params, optimizer)
     config = _config(settings, sizes, dataset, split)
     if folder is None:
         folder = new_run_dir("runs")
@@ -452,7 +521,9 @@ def _resume(args: argparse.Namespace) -> tuple[_Run, Dataset, TrainVal]:
     if args.data_dir is not None:
         changes["data_dir"] = args.data_dir
     settings = saved._replace(**changes)
-    optimizer = build_optimizer(settings.optimizer, settings.lr)
+    dataset = _load_data(settings)
+    split = _split(settings, dataset)
+    optimizer = build_optimizer(settings, _steps_per_epoch(settings, split))
     state, raw_progress = load_train_state(folder / STATE_FILE, optimizer)
     try:
         progress = Progress(**raw_progress)
@@ -470,8 +541,6 @@ def _resume(args: argparse.Namespace) -> tuple[_Run, Dataset, TrainVal]:
     history = read_json(folder / HISTORY_FILE) if (folder / HISTORY_FILE).is_file() else []
     if not isinstance(history, list) or len(history) < progress.epoch:
         raise RunError(f"{folder / HISTORY_FILE}: missing epochs; train a new run")
-    dataset = _load_data(settings)
-    split = _split(settings, dataset)
     data = config.get("data", {})
     if (data.get("train_examples"), data.get("val_examples")) != (
         len(split.train),
@@ -515,6 +584,7 @@ def _train(run: _Run, dataset: Dataset, split: TrainVal, bar: _Bar) -> Iterator[
     """
     from ..checkpoint import save_params, save_train_state
     from ..data import take
+    from ..recipes import make_augment
     from ..runs import HISTORY_FILE, METRICS_FILE, MODEL_FILE, STATE_FILE, write_json
     from ..train import DivergenceError, fit
 
@@ -531,6 +601,10 @@ def _train(run: _Run, dataset: Dataset, split: TrainVal, bar: _Bar) -> Iterator[
         epochs=remaining,
         validation=(val.images, val.labels) if len(split.val) else None,
         rows=split.train,
+        dropout=s.dropout,
+        augment=make_augment(recipe_of(s)),
+        label_smoothing=s.label_smoothing,
+        progress=bar.advance,
     )
     try:
         for state, log in stream:
@@ -544,7 +618,6 @@ def _train(run: _Run, dataset: Dataset, split: TrainVal, bar: _Bar) -> Iterator[
                 write_json(run.folder / HISTORY_FILE, history)
                 save_train_state(run.folder / STATE_FILE, state, progress._asdict())
             run = run._replace(state=state, progress=progress, history=history)
-            bar.update()
             bar.write(_epoch_line(epoch, s.epochs, log))
             yield run
             if interrupted:
@@ -608,7 +681,7 @@ def run(args: argparse.Namespace) -> int:
     fresh = not args.resume
     run_, dataset, split = _start(args) if fresh else _resume(args)
     s = run_.settings
-    bar = _Bar(s.epochs, run_.progress.epoch, quiet=args.quiet)
+    bar = _Bar(s.epochs, run_.progress.epoch, len(split.train), quiet=args.quiet)
     try:
         if not fresh:
             write_json(run_.folder / CONFIG_FILE, run_.config)  # the new --epochs
@@ -655,7 +728,15 @@ def run(args: argparse.Namespace) -> int:
 def _describe(run: _Run) -> str:
     s = run.settings
     sizes = "-".join(str(n) for n in run.config["model"]["sizes"])
+    extras = [
+        f"{s.schedule} schedule" if s.schedule != "constant" else "",
+        f"dropout {s.dropout:g}" if s.dropout else "",
+        f"label smoothing {s.label_smoothing:g}" if s.label_smoothing else "",
+        f"{s.augment} augmentation" if s.augment != "none" else "",
+    ]
+    recipe = f"recipe {s.recipe}: " if s.recipe != "default" else ""
     return (
-        f"{sizes} {s.activation} on {s.dataset} with {s.optimizer} (lr {s.lr:g}), "
+        f"{recipe}{sizes} {s.activation} on {s.dataset} with {s.optimizer} (lr {s.lr:g}), "
         f"{_plural(s.epochs, 'epoch')} of batches of {s.batch_size}"
+        + "".join(f", {e}" for e in extras if e)
     )
