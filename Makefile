@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check mlp_functional tests examples
-	$(BIN)/ruff format --check mlp_functional tests examples
+	$(BIN)/ruff check mlp_functional tests examples scripts benchmarks
+	$(BIN)/ruff format --check mlp_functional tests examples scripts benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -15,6 +15,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import time
@@ -28,7 +29,6 @@ from .features import to_features
 from .forward import propagate
 from .optimizers import Optimizer
 from .params import Params, init, n_params, ravel, unravel
-from .parallel import SplitRule
 from .predict import predict
 from .random import key
 from .train import init_state, train_epoch
@@ -67,7 +67,7 @@ def epoch_flops(sizes: Sequence[int], n_examples: int) -> float:
     >>> epoch_flops([784, 256, 128, 10], 60000) / 1e9  # doctest: +ELLIPSIS
     60.4...
     """
-    layers = list(zip(sizes[:-1], sizes[1:], strict=True))
+    layers = list(itertools.pairwise(sizes))
     per_example = sum(2 * i * o for i, o in layers)  # forward
     per_example += sum(2 * i * o for i, o in layers)  # weight gradients
     per_example += sum(2 * i * o for i, o in layers[1:])  # deltas, all but the first layer
@@ -84,7 +84,7 @@ def matmul_floor(
 ) -> float:
     """Median seconds for one epoch's matrix products alone, into preallocated outputs."""
     rng = np.random.default_rng(0)
-    layers = list(zip(sizes[:-1], sizes[1:], strict=True))
+    layers = list(itertools.pairwise(sizes))
     ws = [rng.standard_normal((i, o)).astype(dtype) for i, o in layers]
     acts = [rng.random((batch_size, i)).astype(dtype) for i, _ in layers]
     deltas = [rng.standard_normal((batch_size, o)).astype(dtype) for _, o in layers]
@@ -110,7 +110,7 @@ def forward_floor(
 ) -> float:
     """Median seconds for the forward products alone over ``n_examples`` in batches."""
     rng = np.random.default_rng(0)
-    layers = list(zip(sizes[:-1], sizes[1:], strict=True))
+    layers = list(itertools.pairwise(sizes))
     ws = [rng.standard_normal((i, o)).astype(dtype) for i, o in layers]
     acts = [rng.random((batch_size, i)).astype(dtype) for i, _ in layers]
     outs = [np.empty((batch_size, o), dtype) for _, o in layers]
@@ -148,8 +148,8 @@ def step_breakdown(
     scratch = np.empty_like(flat)
     forward = median_time(lambda: propagate(live, xb, space.z), repeats)
     both = median_time(lambda: backprop(live, xb, labels, grads, space), repeats)
-    with SplitRule(optimizer.rule, flat, g, slots, scratch) as apply:
-        update = median_time(lambda: apply(0), repeats)
+    rule = optimizer.rule
+    update = median_time(lambda: rule.apply(flat, g, slots, 0, scratch), repeats)
     return StepTimes(forward, both - forward, update)
 
 

@@ -77,15 +77,11 @@ class FlatRule(NamedTuple):
         ``slots`` in place for update number ``step`` (0-based). ``grads`` and ``scratch`` may be
         overwritten. All arrays are 1-D and of the params' dtype.
       learning_rate: the step size at a given step, for logs.
-      elementwise: ``True`` when each output entry depends only on the same entries of
-        the inputs, so the rule may run on slices in parallel; ``False`` for rules
-        that look at the whole gradient (such as clipping by its global norm).
     """
 
     state_type: type[Any]
     apply: Kernel
     learning_rate: Callable[[int], float]
-    elementwise: bool = True
 
 
 class Optimizer(NamedTuple):

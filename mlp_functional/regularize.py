@@ -79,8 +79,8 @@ def add_l2(optimizer: Optimizer, strength: float) -> Optimizer:
     is not rescaled by the moment estimates (Loshchilov & Hutter, 2019).
 
     >>> from mlp_functional.optimizers import sgd
-    >>> add_l2(sgd(0.1), 0.0).rule.elementwise
-    True
+    >>> add_l2(sgd(0.1), 0.0).rule.state_type.__name__
+    'SgdState'
     """
     if not (isinstance(strength, (int, float)) and math.isfinite(strength) and strength >= 0):
         raise ValueError(f"L2 strength must be a finite number >= 0, got strength={strength!r}")
@@ -99,8 +99,8 @@ def clip_by_global_norm(optimizer: Optimizer, max_norm: float) -> Optimizer:
     ``torch.nn.utils.clip_grad_norm_`` does: ``g <- g * min(1, max_norm / (||g|| + 1e-6))``.
 
     >>> from mlp_functional.optimizers import sgd
-    >>> clip_by_global_norm(sgd(0.1), 1.0).rule.elementwise
-    False
+    >>> clip_by_global_norm(sgd(0.1), 1.0).rule.state_type.__name__
+    'SgdState'
     """
     if not (isinstance(max_norm, (int, float)) and math.isfinite(max_norm) and max_norm > 0):
         raise ValueError(f"max_norm must be a finite number > 0, got max_norm={max_norm!r}")
@@ -112,4 +112,4 @@ def clip_by_global_norm(optimizer: Optimizer, max_norm: float) -> Optimizer:
             g *= max_norm / (norm + 1e-6)
         inner.apply(p, g, slots, step, scratch)
 
-    return from_rule(inner._replace(apply=apply, elementwise=False))
+    return from_rule(inner._replace(apply=apply))

@@ -33,7 +33,6 @@ import numpy as np
 from .backprop import Workspace, backprop, workspace
 from .features import as_rows, to_features
 from .optimizers import Optimizer
-from .parallel import SplitRule
 from .params import Params, freeze, ravel, unravel
 from .predict import evaluate
 from .random import Key, generator, split
@@ -387,11 +386,10 @@ def _epoch_inplace(
         loss, predicted = backprop(live, xb, yb, grads, space, masks, smoothing)
         if not math.isfinite(loss):
             raise _DivergedError(run.step, loss)
-        update(opt_step + run.step)
+        rule.apply(p, g, slots, opt_step + run.step, scratch)
         return run.after(loss, predicted, yb)
 
-    with SplitRule(rule, p, g, slots, scratch) as update:
-        run = reduce(step, batches, _Running(state.step, 0.0, 0, 0))
+    run = reduce(step, batches, _Running(state.step, 0.0, 0, 0))
     frozen = unravel(freeze(p), params)
     opt_state = type(state.opt_state)(
         opt_step + run.step, *(unravel(freeze(s), params) for s in slots)

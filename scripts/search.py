@@ -62,7 +62,7 @@ def run(target: str, changes: dict, data) -> dict:
     state = mf.init_state(mf.key(2), params, recipes.make_optimizer(recipe, steps))
     history = []
     started = time.perf_counter()
-    for state, log in mf.fit(
+    for _, log in mf.fit(
         state,
         images,
         labels,

@@ -47,8 +47,11 @@ def test_optimizer_settings_are_honoured(changes, expected_step):
 
 
 def test_clip_wraps_the_optimizer():
-    opt = make_optimizer(Recipe(clip=1.0), steps_per_epoch=5)
-    assert opt.rule is not None and not opt.rule.elementwise
+    params = mf.init(mf.key(0), [3, 2], dtype="float64")
+    huge = mf.tree_map(lambda a: a * 0 + 1e6, params)
+    opt = make_optimizer(Recipe(clip=1.0, optimizer="sgd", lr=1.0), steps_per_epoch=5)
+    new, _ = opt.update(huge, opt.init(params), params)
+    assert np.linalg.norm(mf.ravel(params) - mf.ravel(new)) == pytest.approx(1.0, rel=1e-6)
 
 
 def test_augmentation_kinds_turn_their_parts_on_and_off():

@@ -17,7 +17,7 @@ bit-identical to a run that was never interrupted.
 ('sgd', 0.1, (256, 128), 10)
 >>> quick = resolve(build_parser_for_tests().parse_args(["--recipe", "quick", "--epochs", "2"]))
 >>> quick.hidden, quick.schedule, quick.epochs
-((1024, 512), 'warmup_cosine', 2)
+((2048, 1024), 'warmup_cosine', 2)
 """
 
 from __future__ import annotations
