@@ -33,7 +33,8 @@ def machine() -> str:
     if cpuinfo.exists():
         found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
         model = found.group(1).strip() if found else model
-    return f"{model}, {os.cpu_count()} cores"
+    threads = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
+    return f"{model}, {os.cpu_count()} cores" + (f", {threads} BLAS thread(s)" if threads else "")
 
 
 def train(name: str) -> Path:

@@ -1,4 +1,4 @@
-"""The ``mlp-functional`` command: train, evaluate, predict, fetch, report and serve.
+"""The ``mlp-functional`` command: train, evaluate, predict, fetch, report, serve, bench.
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and
 ``run(args) -> int``; heavy imports happen inside ``run``, so ``--help`` is instant.
@@ -10,16 +10,18 @@ Each subcommand lives in its own module with ``add_parser(subparsers)`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from ..serve import command as serve
-from . import evaluate, fetch, predict, report, train
+from . import bench, evaluate, fetch, predict, report, train
+from .argtypes import positive_int
 from .errors import EXIT_INTERRUPTED, PROG, Parser, UsageError, fail
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (train, evaluate, predict, fetch, report, serve)
+COMMANDS = (train, evaluate, predict, fetch, report, serve, bench)
 
 
 def _version() -> str:
@@ -32,6 +34,18 @@ def _version() -> str:
     return f"{PROG} {__version__} (numpy {np.__version__}, Python {platform.python_version()})"
 
 
+@contextlib.contextmanager
+def _blas_threads(threads: int | None) -> Iterator[None]:
+    """Limit the BLAS library's threads for the duration of a command."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the whole command, subcommands included."""
     parser = Parser(
@@ -40,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run `mlp-functional COMMAND --help` for the options of each command.",
     )
     parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="threads for the matrix products (default: the BLAS library's choice); "
+        "1 is often far faster on a machine busy with other work",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(sub)
@@ -50,7 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage, 130 Ctrl-C)."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.run(args))
+        with _blas_threads(args.threads):
+            return int(args.run(args))
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -1,0 +1,152 @@
+"""``mlp-functional bench``: the epoch against its matmul floor, and against peers.
+
+Prints the configuration, the BLAS NumPy uses, and a table of medians: the floor (the
+epoch's matrix products alone, timed in this process at the same shapes), our epoch and
+its ratio to the floor, GFLOP/s, the time per step split into forward, backward, update
+and the rest, evaluation throughput, the peak memory of a default ``train`` run, and with
+``--compare`` scikit-learn's and PyTorch's epoch on the same job, alternating.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .argtypes import hidden_sizes, positive_int
+
+__all__ = ["add_parser", "blas_info", "cpu_model", "run", "train_peak_memory_mb"]
+
+HELP = "time a training epoch against its matrix products alone (and against peers)"
+
+
+def add_parser(sub: Any) -> None:
+    """Register ``bench`` with the subcommand parsers."""
+    p = sub.add_parser("bench", help=HELP, description=HELP + ".")
+    p.add_argument("--hidden", type=hidden_sizes, default=(256, 128), metavar="W1,W2")
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="adam")
+    p.add_argument("--repeats", type=positive_int, default=5, help="rounds, alternating")
+    p.add_argument("--compare", action="store_true", help="also time scikit-learn and PyTorch")
+    p.add_argument(
+        "--no-memory", action="store_true", help="skip the peak memory of a default train run"
+    )
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding MNIST's four files")
+    p.set_defaults(run=run)
+
+
+def cpu_model() -> str:
+    """The processor's name, as the kernel reports it."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
+        if found:
+            return found.group(1).strip()
+    return platform.processor() or platform.machine()
+
+
+def blas_info() -> str:
+    """Which BLAS NumPy calls, its kernel and threads (from threadpoolctl when present)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "unknown (pip install threadpoolctl to see it)"
+    parts = [
+        f"{i.get('internal_api')} {i.get('version')} ({i.get('architecture')} kernel, "
+        f"{i.get('num_threads')} threads)"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    ]
+    return "; ".join(parts) or "none found"
+
+
+def train_peak_memory_mb(data_dir: str | None) -> float:
+    """Peak resident memory of ``mlp-functional train`` with default settings, 1 epoch."""
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-m", "mlp_functional", "train", "--epochs", "1", "--quiet"]
+        command += ["--out", str(Path(tmp) / "run")]
+        if data_dir:
+            command += ["--data-dir", data_dir]
+        subprocess.run(command, check=True, capture_output=True)
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure and print the table."""
+    import numpy as np
+
+    from ..bench import run_bench
+    from ..data import load
+    from ..peers import PEERS, PeerMissingError
+    from ..recipes import DEFAULT_LR, Recipe, make_optimizer
+
+    dataset = load("mnist", data_dir=args.data_dir)
+    images, labels = dataset.train.images, dataset.train.labels.astype(np.int64)
+    peers = {}
+    if args.compare:
+        for name, build in PEERS.items():
+            try:
+                peers[name] = build(images, labels, args.hidden, args.batch_size)
+            except PeerMissingError as missing:
+                print(f"{name}: skipped, {missing}", file=sys.stderr)
+    recipe = Recipe(optimizer=args.optimizer, lr=DEFAULT_LR[args.optimizer])
+    optimizer = make_optimizer(recipe, steps_per_epoch=1)
+    result = run_bench(
+        images,
+        labels,
+        dataset.test.images,
+        hidden=args.hidden,
+        batch_size=args.batch_size,
+        optimizer=optimizer,
+        optimizer_name=args.optimizer,
+        repeats=args.repeats,
+        peers=peers,
+    )
+    sizes = "-".join(map(str, result.sizes))
+    print(
+        f"job: one epoch of {sizes} ReLU on MNIST ({result.n_examples} images), "
+        f"batch {result.batch_size}, {result.optimizer}, float32; medians of {args.repeats}"
+    )
+    print(
+        f"machine: {cpu_model()}, {os.cpu_count()} cores; numpy {np.__version__}; "
+        f"BLAS {blas_info()}"
+    )
+    step = result.step
+    per_step = result.epoch / result.steps
+    rest = per_step - step.forward - step.backward - step.update
+    rows = [
+        ("matmul floor (epoch)", f"{result.floor:.3f} s", "1.00x"),
+        ("mlp_functional epoch", f"{result.epoch:.3f} s", f"{result.ratio:.2f}x floor"),
+        ("  rounds, ratio to floor", " ".join(f"{r:.2f}" for r in result.ratios), ""),
+        ("  throughput", f"{result.gflops:.1f} GFLOP/s", ""),
+        ("  per step: forward", f"{1e3 * step.forward:.3f} ms", ""),
+        ("  per step: backward", f"{1e3 * step.backward:.3f} ms", ""),
+        ("  per step: update", f"{1e3 * step.update:.3f} ms", ""),
+        ("  per step: the rest", f"{1e3 * rest:.3f} ms", "gather, loss, Python"),
+        (
+            "predict, 10,000 test images",
+            f"{result.eval_images_per_second:,.0f} img/s",
+            f"{100 * result.eval_floor_fraction:.0f}% of its matmul floor",
+        ),
+    ]
+    for name, seconds in result.peers.items():
+        rows.append(
+            (f"{name} epoch", f"{seconds:.3f} s", f"ours / theirs = {result.peer_ratios[name]:.2f}")
+        )
+    if not args.no_memory:
+        peak = train_peak_memory_mb(args.data_dir)
+        rows.append(("peak memory, default train", f"{peak:.0f} MB", "1 epoch, own process"))
+    width = max(len(r[0]) for r in rows)
+    print()
+    print(f"| {'measure':<{width}} | value | note |")
+    print(f"|{'-' * (width + 2)}|---|---|")
+    for name, value, note in rows:
+        print(f"| {name:<{width}} | {value} | {note} |")
+    return 0
