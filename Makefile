@@ -24,11 +24,15 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 
+# A second `make demo` reuses the trained run instead of refusing to overwrite it.
 demo: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[plot,images]'
 	$(BIN)/mlp-functional fetch
-	$(BIN)/mlp-functional train --out runs/demo
+	test -f runs/demo/metrics.json || $(BIN)/mlp-functional train --out runs/demo
+	$(BIN)/mlp-functional evaluate runs/demo
 	$(BIN)/mlp-functional report runs/demo
 
+# scikit-learn comes with the compare extra; PyTorch is compared when it is installed.
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[compare]'
 	$(BIN)/mlp-functional bench --compare

@@ -113,10 +113,6 @@ def write_atomic(path: PathLike, data: bytes) -> None:
 
     with atomic_file(path) as (f, _):
         f.write(data)
-        if hasattr(os, "fchmod"):  # the temporary file is private (0600); undo that
-            mask = os.umask(0)
-            os.umask(mask)
-            os.fchmod(f.fileno(), 0o666 & ~mask)
 
 
 def _write(path: PathLike, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:

@@ -261,3 +261,15 @@ def test_fuzz_only_idx_error_and_no_large_allocation(data):
     finally:
         tracemalloc.stop()
     assert peak < 2 << 20
+
+
+def test_written_files_get_the_permissions_a_new_file_gets(tmp_path):
+    import os
+
+    from mlp_functional.data import write_idx
+
+    mask = os.umask(0)
+    os.umask(mask)
+    target = tmp_path / "x.idx"
+    write_idx(target, np.zeros(3, np.uint8))
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

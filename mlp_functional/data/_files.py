@@ -44,6 +44,10 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[tuple[BinaryIO, Path]]
     fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(name)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes the file private (0600); a new file is not
+            mask = os.umask(0)
+            os.umask(mask)
+            os.fchmod(fd, 0o666 & ~mask)
         with os.fdopen(fd, "w+b") as f:
             yield f, tmp
             f.flush()
