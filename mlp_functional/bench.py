@@ -36,7 +36,6 @@ from .train import init_state, train_epoch
 __all__ = [
     "BenchResult",
     "epoch_flops",
-    "forward_floor",
     "matmul_floor",
     "median_time",
     "run_bench",
@@ -81,8 +80,12 @@ def matmul_floor(
     n_examples: int,
     dtype: Any = np.float32,
     repeats: int = 3,
+    forward_only: bool = False,
 ) -> float:
-    """Median seconds for one epoch's matrix products alone, into preallocated outputs."""
+    """Median seconds for one epoch's matrix products alone, into preallocated outputs.
+
+    With ``forward_only``, just the forward products: the floor of evaluation.
+    """
     rng = np.random.default_rng(0)
     layers = list(itertools.pairwise(sizes))
     ws = [rng.standard_normal((i, o)).astype(dtype) for i, o in layers]
@@ -97,32 +100,14 @@ def matmul_floor(
         for n in batches:
             for layer, w in enumerate(ws):
                 np.matmul(acts[layer][:n], w, out=outs[layer][:n])
+                if forward_only:
+                    continue
                 np.matmul(acts[layer][:n].T, deltas[layer][:n], out=grads[layer])
                 if layer:
                     np.matmul(deltas[layer][:n], w.T, out=backs[layer][:n])
 
     epoch()
     return median_time(epoch, repeats)
-
-
-def forward_floor(
-    sizes: Sequence[int], *, batch_size: int, n_examples: int, dtype: Any, repeats: int
-) -> float:
-    """Median seconds for the forward products alone over ``n_examples`` in batches."""
-    rng = np.random.default_rng(0)
-    layers = list(itertools.pairwise(sizes))
-    ws = [rng.standard_normal((i, o)).astype(dtype) for i, o in layers]
-    acts = [rng.random((batch_size, i)).astype(dtype) for i, _ in layers]
-    outs = [np.empty((batch_size, o), dtype) for _, o in layers]
-    batches = _batch_sizes(n_examples, batch_size)
-
-    def run() -> None:
-        for n in batches:
-            for layer, w in enumerate(ws):
-                np.matmul(acts[layer][:n], w, out=outs[layer][:n])
-
-    run()
-    return median_time(run, repeats)
 
 
 class StepTimes(NamedTuple):
@@ -217,8 +202,13 @@ def run_bench(
     step = step_breakdown(params, optimizer, batch, labels[:batch_size].astype(np.int64))
     eval_batch = 1000
     eval_time = median_time(lambda: predict(state.params, test_images, batch_size=eval_batch), 5)
-    eval_floor = forward_floor(
-        sizes, batch_size=eval_batch, n_examples=len(test_images), dtype=params.dtype, repeats=5
+    eval_floor = matmul_floor(
+        sizes,
+        batch_size=eval_batch,
+        n_examples=len(test_images),
+        dtype=params.dtype,
+        repeats=5,
+        forward_only=True,
     )
     peer_medians = {name: statistics.median(times) for name, times in peer_times.items()}
     peer_ratios = {

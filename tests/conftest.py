@@ -79,3 +79,19 @@ def make_tiny() -> Callable[..., tuple]:
         return DatasetSpec("tiny", files, mirrors=(), classes=("a", "b", "c")), arrays
 
     return make
+
+
+@pytest.fixture
+def env(mnist_dir: Path, tmp_path: Path) -> dict[str, str]:
+    """The environment for running the command: real MNIST, an empty private cache."""
+    from _cli_util import env_for
+
+    return env_for(mnist_dir, tmp_path / "cache")
+
+
+@pytest.fixture
+def run_dir(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder trained once per test session (1 epoch, 32 hidden units)."""
+    from _cli_util import trained_run
+
+    return trained_run(tmp_path_factory.getbasetemp(), mnist_dir)

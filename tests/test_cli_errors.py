@@ -5,21 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _cli_util import cli, copy_run, env_for, one_line_error, trained_run
+from _cli_util import cli, copy_run, one_line_error
 
 from mlp_functional.cli.errors import message_for
 from mlp_functional.cli.main import main
-
-
-@pytest.fixture
-def env(mnist_dir: Path, tmp_path: Path) -> dict[str, str]:
-    return env_for(mnist_dir, tmp_path / "cache")
-
-
-@pytest.fixture
-def run_dir(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained_run(tmp_path_factory.getbasetemp(), mnist_dir)
-
 
 USAGE = [
     ((), "the following arguments are required: COMMAND"),

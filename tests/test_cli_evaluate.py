@@ -6,18 +6,7 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-from _cli_util import cli, env_for, one_line_error, trained_run
-
-
-@pytest.fixture
-def env(mnist_dir: Path, tmp_path: Path) -> dict[str, str]:
-    return env_for(mnist_dir, tmp_path / "cache")
-
-
-@pytest.fixture
-def run_dir(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained_run(tmp_path_factory.getbasetemp(), mnist_dir)
+from _cli_util import cli, one_line_error
 
 
 def _lines(stdout: str, title: str, rows: int) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _cli_util import cli, env_for, one_line_error, trained_run
+from _cli_util import cli, one_line_error
 
 import mlp_functional as mf
 from mlp_functional.data import load
@@ -16,16 +16,6 @@ from mlp_functional.runs import load_run
 LINE = re.compile(
     r"^(?P<name>.+): (?P<label>\S+) \((?P<p>\d+\.\d)%\)  top (?P<k>\d+): (?P<top>.+)$"
 )
-
-
-@pytest.fixture
-def env(mnist_dir: Path, tmp_path: Path) -> dict[str, str]:
-    return env_for(mnist_dir, tmp_path / "cache")
-
-
-@pytest.fixture
-def run_dir(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained_run(tmp_path_factory.getbasetemp(), mnist_dir)
 
 
 @pytest.fixture(scope="module")

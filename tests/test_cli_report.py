@@ -6,20 +6,9 @@ import re
 from pathlib import Path
 
 import numpy as np
-import pytest
-from _cli_util import cli, copy_run, env_for, one_line_error, trained_run
+from _cli_util import cli, copy_run, one_line_error
 
 from mlp_functional.cli.report import FIGURES
-
-
-@pytest.fixture
-def env(mnist_dir: Path, tmp_path: Path) -> dict[str, str]:
-    return env_for(mnist_dir, tmp_path / "cache")
-
-
-@pytest.fixture
-def run_dir(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained_run(tmp_path_factory.getbasetemp(), mnist_dir)
 
 
 def test_report_writes_valid_pngs_and_an_index(

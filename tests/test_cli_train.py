@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _cli_util import QUICK, cli, copy_run, env_for, one_line_error, trained_run
+from _cli_util import QUICK, cli, copy_run, one_line_error
 
 from mlp_functional.checkpoint import load_params, load_train_state
 from mlp_functional.cli.train import (
@@ -32,16 +32,6 @@ SUMMARY = re.compile(
 # Tiny and fast; with this learning rate the validation loss goes up and down, so
 # early stopping has something to do (it stops after epoch 4 with --patience 1).
 ERRATIC = ("--hidden", "16", "--optimizer", "sgd", "--lr", "1e4", "--val-size", "1000")
-
-
-@pytest.fixture
-def env(mnist_dir: Path, tmp_path: Path) -> dict[str, str]:
-    return env_for(mnist_dir, tmp_path / "cache")
-
-
-@pytest.fixture
-def run_dir(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return trained_run(tmp_path_factory.getbasetemp(), mnist_dir)
 
 
 def _same_epochs(a: list[dict], b: list[dict]) -> bool:
