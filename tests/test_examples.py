@@ -22,7 +22,9 @@ import pytest
 import mlp_functional as mf
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SCRIPTS = sorted(p.stem for p in EXAMPLES.glob("*.py") if p.name != "conftest.py")
+SCRIPTS = sorted(
+    p.stem for p in EXAMPLES.glob("*.py") if p.name not in ("__init__.py", "conftest.py")
+)
 
 
 def load_example(name: str) -> dict[str, Any]:
@@ -278,12 +280,14 @@ SECTIONS = [
 def test_walkthrough_follows_the_notebook_and_is_long_enough() -> None:
     text = (EXAMPLES / "walkthrough.md").read_text()
     positions = [text.find(heading) for heading in SECTIONS]
-    assert -1 not in positions, [s for s, p in zip(SECTIONS, positions) if p == -1]
+    assert -1 not in positions, [s for s, p in zip(SECTIONS, positions, strict=True) if p == -1]
     assert positions == sorted(positions)
     examples = doctest.DocTestParser().get_examples(text)
     assert len(examples) >= 40
     skipped = [e for e in examples if e.options.get(doctest.SKIP)]
     assert len(skipped) <= 2  # only wall-clock timing may go unchecked
-    # Every section between two headings has code that runs.
-    chunks = re.split(r"^#{2,3} ", text, flags=re.MULTILINE)[1:]
-    assert all(">>> " in chunk for chunk in chunks if chunk[:1].isdigit())
+    # Each of those sections runs code of its own, before the next heading.
+    starts = [m.start() for m in re.finditer(r"^#{2,3} ", text, flags=re.MULTILINE)]
+    for heading, start in zip(SECTIONS, positions, strict=True):
+        end = min((s for s in starts if s > start), default=len(text))
+        assert ">>> " in text[start:end], heading
