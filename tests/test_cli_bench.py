@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from _cli_util import cli
 
 from mlp_functional.bench import epoch_flops
