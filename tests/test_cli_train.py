@@ -24,6 +24,7 @@ from mlp_functional.cli.train import (
     resolve,
 )
 from mlp_functional.params import ravel
+from mlp_functional.recipes import RECIPES
 from mlp_functional.runs import load_run
 
 SUMMARY = re.compile(
@@ -287,7 +288,8 @@ def test_a_recipe_supplies_settings_and_flags_override_them(
     assert result.returncode == 0, result.stderr
     settings = load_run(tmp_path / "r").config["settings"]
     assert settings["recipe"] == "quick"
-    assert settings["schedule"] == "warmup_cosine" and settings["batch_size"] == 128
+    quick = RECIPES["quick"]
+    assert (settings["schedule"], settings["batch_size"]) == (quick.schedule, quick.batch_size)
     assert settings["hidden"] == [32] and settings["epochs"] == 1
     assert (settings["dropout"], settings["augment"], settings["label_smoothing"]) == (
         0.1,
