@@ -168,14 +168,15 @@ def run_bench(
     optimizer: Optimizer,
     optimizer_name: str = "adam",
     repeats: int = 5,
-    peers: dict[str, Callable[[], None]] | None = None,
+    peers: dict[str, Callable[[], float]] | None = None,
 ) -> BenchResult:
     """Time epochs of ours, the floor and any peers, alternating, ``repeats`` rounds.
 
     Args:
       images, labels: the training set (uint8 images as the library trains on them).
       test_images: for the evaluation throughput.
-      peers: name -> a function running one epoch of that peer on the same job.
+      peers: name -> a function that runs and times one epoch of that peer on the same
+        job (in a process of its own), returning the seconds.
     """
     n = len(images)
     sizes = (int(np.prod(images.shape[1:])), *hidden, 10)
@@ -192,9 +193,7 @@ def run_bench(
         state, _ = train_epoch(state, images, labels, batch_size=batch_size)
         epoch_times.append(time.perf_counter() - start)
         for name, run in (peers or {}).items():
-            start = time.perf_counter()
-            run()
-            peer_times[name].append(time.perf_counter() - start)
+            peer_times[name].append(run())
     ratios = tuple(e / f for e, f in zip(epoch_times, floor_times, strict=True))
     epoch = statistics.median(epoch_times)
     floor = statistics.median(floor_times)

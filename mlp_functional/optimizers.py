@@ -39,6 +39,7 @@ __all__ = [
     "SgdState",
     "adam",
     "adamw",
+    "flush_subnormals",
     "from_rule",
     "learning_rate_at",
     "momentum",
@@ -117,6 +118,33 @@ def _check_unit(name: str, value: float) -> None:
         raise ValueError(f"{name} must be in [0, 1), got {name}={value!r}")
 
 
+#: Every this many steps, moment buffers are cleared of subnormal numbers.
+FLUSH_EVERY = 64
+
+
+def flush_subnormals(step: int, *buffers: Array) -> None:
+    """Every :data:`FLUSH_EVERY` steps, set subnormal entries of ``buffers`` to zero.
+
+    A moment whose gradient has stopped (a dead unit, a pixel that is always blank)
+    decays geometrically, ``m <- 0.9 m``, into the subnormal range below ~1.2e-38 in
+    float32, where x86 processors compute each operation dozens of times more slowly:
+    an epoch of Adam slowed by a third within five epochs before this flush. Values that
+    small change no parameter (their update is below 1e-30), so they are set to zero
+    at fixed steps, the same in the pure and the in-place paths.
+
+    >>> import numpy as np
+    >>> v = np.array([1e-40, 1.0], np.float32)
+    >>> flush_subnormals(FLUSH_EVERY - 1, v)
+    >>> v.tolist()
+    [0.0, 1.0]
+    """
+    if step % FLUSH_EVERY != FLUSH_EVERY - 1:
+        return
+    for buffer in buffers:
+        tiny = np.finfo(buffer.dtype).tiny
+        np.copyto(buffer, 0, where=np.abs(buffer) < tiny)
+
+
 def _slot_count(state_type: type[Any]) -> int:
     return len(state_type._fields) - 1
 
@@ -189,6 +217,7 @@ def momentum(lr: LearningRate, beta: float = 0.9, nesterov: bool = False) -> Opt
         (v,) = slots
         v *= beta
         v += g
+        flush_subnormals(step, v)
         if nesterov:
             np.multiply(v, beta, out=scratch)
             scratch += g
@@ -245,6 +274,7 @@ def adam(
         scratch *= 1 - b2
         nu *= b2
         nu += scratch
+        flush_subnormals(step, mu, nu)
         # With c2 = sqrt(1 - b2**t): m / (sqrt(v)/c2 + eps) == c2 * m / (sqrt(v) + eps*c2),
         # which saves a pass over the buffers.
         c2 = math.sqrt(1 - b2**t)

@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlp_functional as mf
+from mlp_functional.optimizers import FLUSH_EVERY
 
 
 def model(dtype="float64", seed=0):
@@ -188,3 +189,31 @@ def test_mismatched_state_says_to_call_init_first():
     p = model()
     with pytest.raises(TypeError, match="make sure you have called init first"):
         mf.adam(0.1).update(p, mf.sgd(0.1).init(p), p)
+
+
+@pytest.mark.parametrize(
+    ("make", "reference"),
+    [
+        (lambda: mf.adam(1e-3), lambda p, gs: torch_adam(p, gs, 1e-3, 0.9, 0.999, 1e-8)),
+        (lambda: mf.momentum(0.1), lambda p, gs: torch_sgd_momentum(p, gs, 0.1, 0.9, False)),
+    ],
+)
+def test_moments_of_stopped_gradients_are_flushed_not_left_subnormal(make, reference):
+    p = model(dtype="float32")
+    g = grads_like(p, np.random.default_rng(0), scale=1e-3)
+    zeros = mf.tree_map(np.zeros_like, p)
+    opt = make()
+    params, state = opt.update(g, opt.init(p), p)
+    tiny = np.finfo(np.float32).tiny
+    steps = 1500
+    for step in range(1, steps):
+        params, state = opt.update(zeros, state, params)
+        if step % FLUSH_EVERY == FLUSH_EVERY - 1:
+            for slot in state[1:]:
+                values = np.abs(mf.ravel(slot))
+                assert not np.any((values > 0) & (values < tiny))
+    # 0.9**1500 * 1e-3 is far below float32's normal range; flushing it changes no
+    # parameter beyond float32 rounding of the float64 reference.
+    grads64 = [mf.ravel(g).astype(np.float64)] + [np.zeros(mf.n_params(p))] * (steps - 1)
+    expected = reference(mf.ravel(p).astype(np.float64), grads64)[-1]
+    np.testing.assert_allclose(mf.ravel(params), expected, rtol=1e-5, atol=1e-7)

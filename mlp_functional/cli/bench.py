@@ -13,7 +13,6 @@ import argparse
 import os
 import platform
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -67,15 +66,32 @@ def blas_info() -> str:
     return "; ".join(parts) or "none found"
 
 
-def train_peak_memory_mb(data_dir: str | None) -> float:
-    """Peak resident memory of ``mlp-functional train`` with default settings, 1 epoch."""
+#: Runs the command, then prints the process's own peak resident memory in kB. On Linux
+#: that is VmHWM, which counts only this program; ru_maxrss would also count the pages
+#: the process had from its parent before it started.
+_PEAK_SNIPPET = """
+import resource, sys
+from mlp_functional.cli.main import main
+code = main(sys.argv[1:])
+try:
+    status = open("/proc/self/status").read()
+    peak = int(status.split("VmHWM:")[1].split()[0])
+except (OSError, IndexError, ValueError):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(f"peak-kb {peak}")
+sys.exit(code)
+"""
+
+
+def train_peak_memory_mb(data_dir: str | None, epochs: int = 1) -> float:
+    """Peak resident memory of ``mlp-functional train`` with default settings."""
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "mlp_functional", "train", "--epochs", "1", "--quiet"]
-        command += ["--out", str(Path(tmp) / "run")]
+        command = [sys.executable, "-c", _PEAK_SNIPPET, "train", "--epochs", str(epochs)]
+        command += ["--quiet", "--out", str(Path(tmp) / "run")]
         if data_dir:
             command += ["--data-dir", data_dir]
-        subprocess.run(command, check=True, capture_output=True)
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return int(done.stdout.split("peak-kb")[-1].split()[0]) / 1024
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,16 +100,16 @@ def run(args: argparse.Namespace) -> int:
 
     from ..bench import run_bench
     from ..data import load
-    from ..peers import PEERS, PeerMissingError
+    from ..peers import PEERS, PeerMissingError, time_peer
     from ..recipes import DEFAULT_LR, Recipe, make_optimizer
 
     dataset = load("mnist", data_dir=args.data_dir)
     images, labels = dataset.train.images, dataset.train.labels.astype(np.int64)
     peers = {}
     if args.compare:
-        for name, build in PEERS.items():
+        for name in PEERS:
             try:
-                peers[name] = build(images, labels, args.hidden, args.batch_size)
+                peers[name] = time_peer(name, args.hidden, args.batch_size, args.data_dir)
             except PeerMissingError as missing:
                 print(f"{name}: skipped, {missing}", file=sys.stderr)
     recipe = Recipe(optimizer=args.optimizer, lr=DEFAULT_LR[args.optimizer])
