@@ -134,7 +134,15 @@ def step_breakdown(
     forward = median_time(lambda: propagate(live, xb, space.z), repeats)
     both = median_time(lambda: backprop(live, xb, labels, grads, space), repeats)
     rule = optimizer.rule
-    update = median_time(lambda: rule.apply(flat, g, slots, 0, scratch), repeats)
+    backprop(live, xb, labels, grads, space)
+    fresh = g.copy()  # a rule may overwrite the gradient: give each call the same one
+
+    def restore_and_update() -> None:
+        np.copyto(g, fresh)
+        rule.apply(flat, g, slots, 0, scratch)
+
+    restore = median_time(lambda: np.copyto(g, fresh), repeats)
+    update = median_time(restore_and_update, repeats) - restore
     return StepTimes(forward, both - forward, update)
 
 
