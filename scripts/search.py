@@ -42,6 +42,9 @@ CANDIDATES: dict[str, list[dict]] = {
         {"dropout": 0.2},
         {"hidden": (2048, 1024), "label_smoothing": 0.1, "batch_size": 64},
     ],
+    "best": [
+        {"hidden": (1500, 1000, 500)},
+    ],
     "seed": [
         {"epochs": 5},
         {"epochs": 5, "lr": 0.05},
