@@ -21,7 +21,13 @@ import numpy as np
 from .params import freeze
 from .validate import check_labels
 
-__all__ = ["ClassReport", "confident_mistakes", "confusion_matrix", "per_class"]
+__all__ = [
+    "ClassReport",
+    "confident_mistakes",
+    "confusion_matrix",
+    "per_class",
+    "percent",
+]
 
 Array = np.ndarray
 
@@ -120,3 +126,12 @@ def confident_mistakes(probabilities: Any, labels: Any, k: int = 10) -> Array:
     confidence = probs[wrong, predicted[wrong]]
     order = np.argsort(-confidence, kind="stable")[: max(k, 0)]
     return freeze(wrong[order])
+
+
+def percent(p: float) -> str:
+    """A probability as a percentage; never rounds up to a certain-looking 100.0%.
+
+    >>> percent(0.98765), percent(0.99996)
+    ('98.8%', '>99.9%')
+    """
+    return ">99.9%" if p >= 0.9995 else f"{100 * p:.1f}%"

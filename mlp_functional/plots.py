@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .metrics import percent
 from .params import Params
 
 if TYPE_CHECKING:
@@ -68,15 +69,6 @@ def _column_width(titles: Sequence[str], least: float) -> float:
     """Inches per grid column so that the longest title line fits (about 0.065 in a char)."""
     longest = max((len(line) for t in titles for line in t.splitlines()), default=0)
     return max(least, 0.065 * longest + 0.25)
-
-
-def _percent(p: float) -> str:
-    """A probability as a percentage; never rounds up to a certain-looking 100.0%.
-
-    >>> _percent(0.98765), _percent(0.99996)
-    ('98.8%', '>99.9%')
-    """
-    return ">99.9%" if p >= 0.9995 else f"{100 * p:.1f}%"
 
 
 def _grid(n: int, cols: int) -> tuple[int, int]:
@@ -202,7 +194,7 @@ def mistakes_gallery(
     rows, cols = _grid(max(n, 1), cols)
     titles = [
         f"true {class_names[int(labels[i])]}\n"
-        f"pred {class_names[int(predicted[i])]} {_percent(float(confidence[i]))}"
+        f"pred {class_names[int(predicted[i])]} {percent(float(confidence[i]))}"
         for i in range(n)
     ]
     fig = _figure(_column_width(titles, 1.3) * cols, 1.45 * rows + 0.4)

@@ -65,7 +65,7 @@ def class_names(config: dict[str, Any], classes: int) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Print the test accuracy, per-class scores, the confusion matrix and top mistakes."""
     from ..data import load
-    from ..metrics import confident_mistakes, confusion_matrix, per_class
+    from ..metrics import confident_mistakes, confusion_matrix, per_class, percent
     from ..predict import predict_proba
     from ..runs import load_run
 
@@ -107,13 +107,13 @@ def run(args: argparse.Namespace) -> int:
     print(f"Most confident mistakes ({len(mistakes)} of {len(predicted) - correct})")
     print(
         format_table(
-            ["test index", "true", "predicted", "confidence %"],
+            ["test index", "true", "predicted", "confidence"],
             [
                 [
                     int(i),
                     names[int(test.labels[i])],
                     names[int(predicted[i])],
-                    100 * float(probs[i, predicted[i]]),
+                    percent(float(probs[i, predicted[i]])),
                 ]
                 for i in mistakes
             ],
