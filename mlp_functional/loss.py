@@ -40,7 +40,7 @@ def log_softmax(logits: Array) -> Array:
     """
     z = np.asarray(logits)
     shifted = z - z.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return freeze(shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True)))
 
 
 def softmax(logits: Array) -> Array:
@@ -52,7 +52,7 @@ def softmax(logits: Array) -> Array:
     """
     z = np.asarray(logits)
     e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    return freeze(e / e.sum(axis=-1, keepdims=True))
 
 
 def cross_entropy(logits: Array, labels: Any) -> float:

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from .optimizers import FlatRule, Optimizer, from_rule
+from .params import freeze
 from .random import Key, generator
 
 __all__ = ["add_l2", "check_rate", "clip_by_global_norm", "dropout", "dropout_mask"]
@@ -59,7 +60,7 @@ def dropout(key: Key, a: Array, rate: float) -> Array:
     rate = check_rate(rate)
     if rate == 0:
         return a
-    return a * dropout_mask(generator(key), a.shape, rate, a.dtype)
+    return freeze(a * dropout_mask(generator(key), a.shape, rate, a.dtype))
 
 
 def _wrap(optimizer: Optimizer, name: str) -> FlatRule:

@@ -108,3 +108,8 @@ def test_label_smoothing_loss_and_gradient_match_their_definitions(z, data, smoo
     loss = mf.softmax_cross_entropy(z, y, out=g, smoothing=smoothing)
     assert math.isclose(loss, expected_loss, rel_tol=1e-10, abs_tol=1e-10)
     np.testing.assert_allclose(g, (mf.softmax(z) - q) / n, atol=1e-12)
+
+
+def test_probabilities_handed_out_are_read_only():
+    z = np.zeros((2, 3))
+    assert not mf.softmax(z).flags.writeable and not mf.log_softmax(z).flags.writeable
