@@ -100,9 +100,9 @@ RECIPES: dict[str, Recipe] = {
         ),
         Recipe(
             name="best",
-            description="784-1000-1000-10 ReLU, affine + elastic augmentation, label "
+            description="784-1500-1000-500-10 ReLU, affine + elastic augmentation, label "
             "smoothing 0.1, Adam with warm-up and cosine decay, 80 epochs",
-            hidden=(1000, 1000),
+            hidden=(1500, 1000, 500),
             epochs=80,
             batch_size=128,
             optimizer="adam",
