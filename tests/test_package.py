@@ -12,7 +12,8 @@ def test_everything_in_all_exists():
 def test_importing_the_engine_pulls_in_only_numpy_and_toolz():
     code = (
         "import sys, mlp_functional; "
-        "heavy = {'pooch', 'tqdm', 'safetensors', 'matplotlib', 'PIL', 'torch', 'sklearn'}; "
+        "heavy = {'pooch', 'tqdm', 'safetensors', 'matplotlib', 'PIL', 'torch', 'sklearn', "
+        "'threadpoolctl'}; "
         "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
