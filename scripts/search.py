@@ -44,6 +44,7 @@ CANDIDATES: dict[str, list[dict]] = {
     ],
     "best": [
         {"hidden": (1500, 1000, 500)},
+        {"epochs": 120},
     ],
     "seed": [
         {"epochs": 5},
