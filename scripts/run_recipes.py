@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+from mlp_functional.cli.bench import cpu_model
 from mlp_functional.recipes import RECIPES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,11 +28,7 @@ START, END = "<!-- recipes:start -->", "<!-- recipes:end -->"
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
-        model = found.group(1).strip() if found else model
+    model = cpu_model()
     threads = os.environ.get("OPENBLAS_NUM_THREADS") or os.environ.get("OMP_NUM_THREADS")
     return f"{model}, {os.cpu_count()} cores" + (f", {threads} BLAS thread(s)" if threads else "")
 
