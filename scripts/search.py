@@ -45,6 +45,15 @@ CANDIDATES: dict[str, list[dict]] = {
     "best": [
         {"hidden": (1500, 1000, 500)},
         {"epochs": 120},
+        {"max_rotation": 10.0, "max_shear": 0.15},
+        {"max_shear": 0.0, "max_scale": 0.15, "alpha": 36.0, "sigma": 6.0},
+        {
+            "hidden": (2048, 1024, 512),
+            "max_shear": 0.0,
+            "max_scale": 0.15,
+            "alpha": 36.0,
+            "sigma": 6.0,
+        },
     ],
     "seed": [
         {"epochs": 5},
