@@ -1,13 +1,16 @@
 """What the pieces of a training step cost: the update rule, epoch after epoch, BLAS threads.
 
-Three measurements of the reference job (784-256-128-10, batch 128, MNIST), each a
-ratio to the matmul floor measured alternately in the same process:
+Measurements of the reference job (784-256-128-10, batch 128, MNIST), each a ratio to
+the matmul floor measured alternately in the same process:
 
-1. the update rule swapped: Adam, plain SGD, and a rule that does nothing;
+1. the update rule swapped: Adam, Adam in its earlier twelve-pass form, plain SGD, and
+   a rule that does nothing;
 2. six consecutive Adam epochs (does anything slow down as training goes on?);
 3. one and two BLAS threads (threadpoolctl), for 784-16-10 and the reference network,
    on the quiet machine and with a busy neighbour: another process spinning on one core,
-   as on a shared machine.
+   as on a shared machine;
+4. Adam applied slice by slice (as the training loop does) or to the whole buffers at
+   once, for the reference network and the ``best`` recipe's 784-1500-1000-500-10.
 
 Usage: python benchmarks/ablations.py [--repeats 3]
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import statistics
 import subprocess
 import sys
@@ -29,12 +33,44 @@ import mlp_functional as mf
 from mlp_functional.bench import matmul_floor
 from mlp_functional.cli.bench import blas_info, cpu_model
 from mlp_functional.data import load
+from mlp_functional.optimizers import flush_subnormals
 
 SIZES = [784, 256, 128, 10]
+BEST_SIZES = [784, 1500, 1000, 500, 10]
 
 
 def noop() -> mf.Optimizer:
     return mf.from_rule(mf.FlatRule(mf.SgdState, lambda p, g, s, t, x: None, lambda t: 0.0))
+
+
+def adam_twelve_passes(lr: float = 1e-3, b1: float = 0.9, b2: float = 0.999) -> mf.Optimizer:
+    """Adam as it was first written: moments kept as averages, twelve passes a step."""
+
+    def apply(p, g, slots, step, scratch):
+        mu, nu = slots
+        t = step + 1
+        g *= 1 - b1
+        mu *= b1
+        mu += g
+        np.square(g, out=g)
+        g *= (1 - b2) / (1 - b1) ** 2
+        nu *= b2
+        nu += g
+        flush_subnormals(step, mu, nu)
+        c2 = math.sqrt(1 - b2**t)
+        np.sqrt(nu, out=g)
+        g += 1e-8 * c2
+        np.divide(mu, g, out=g)
+        g *= lr / (1 - b1**t) * c2
+        p -= g
+
+    return mf.from_rule(mf.FlatRule(mf.AdamState, apply, lambda t: lr, elementwise=True))
+
+
+def whole(optimizer: mf.Optimizer) -> mf.Optimizer:
+    """The same rule, applied to the whole buffers at once instead of slice by slice."""
+    assert optimizer.rule is not None
+    return mf.from_rule(optimizer.rule._replace(elementwise=False))
 
 
 @contextlib.contextmanager
@@ -53,11 +89,11 @@ def neighbour(busy: bool) -> Iterator[None]:
         proc.wait()
 
 
-def epoch_ratio(sizes, optimizer, images, labels, state=None):
+def epoch_ratio(sizes, optimizer, images, labels, state=None, batch_size=128):
     state = state or mf.init_state(mf.key(1), mf.init(mf.key(0), sizes), optimizer)
-    floor = matmul_floor(sizes, batch_size=128, n_examples=len(images), repeats=1)
+    floor = matmul_floor(sizes, batch_size=batch_size, n_examples=len(images), repeats=1)
     start = time.perf_counter()
-    state, _ = mf.train_epoch(state, images, labels, batch_size=128)
+    state, _ = mf.train_epoch(state, images, labels, batch_size=batch_size)
     seconds = time.perf_counter() - start
     return seconds, seconds / floor, state
 
@@ -71,7 +107,12 @@ def main() -> None:
     print(f"machine: {cpu_model()}; BLAS {blas_info()}; medians of {args.repeats}\n")
 
     print("1. update rule | epoch (s) | ratio to floor")
-    rules = {"adam": lambda: mf.adam(1e-3), "sgd": lambda: mf.sgd(0.1), "nothing": noop}
+    rules = {
+        "adam": lambda: mf.adam(1e-3),
+        "adam, twelve passes": adam_twelve_passes,
+        "sgd": lambda: mf.sgd(0.1),
+        "nothing": noop,
+    }
     results: dict[str, list[tuple[float, float]]] = {name: [] for name in rules}
     for _ in range(args.repeats):
         for name, make in rules.items():
@@ -103,6 +144,20 @@ def main() -> None:
                     name = "-".join(map(str, sizes))
                     state = "busy" if busy else "quiet"
                     print(f"   {state} | {threads} | {name} | {seconds:.3f} | {floor:.3f}")
+
+    print("\n4. Adam applied | network | epoch (s) | ratio to floor")
+    for sizes in (SIZES, BEST_SIZES):
+        name = "-".join(map(str, sizes))
+        variants = {"slice by slice": lambda: mf.adam(1e-3), "whole": lambda: whole(mf.adam(1e-3))}
+        runs = {v: [] for v in variants}
+        for _ in range(args.repeats):
+            for v, make in variants.items():
+                seconds, ratio, _ = epoch_ratio(sizes, make(), images, labels)
+                runs[v].append((seconds, ratio))
+        for v, measured in runs.items():
+            seconds = statistics.median(s for s, _ in measured)
+            ratio = statistics.median(r for _, r in measured)
+            print(f"   {v} | {name} | {seconds:.3f} | {ratio:.2f}x")
 
 
 if __name__ == "__main__":

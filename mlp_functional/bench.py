@@ -27,7 +27,7 @@ import numpy as np
 from .backprop import backprop, workspace
 from .features import to_features
 from .forward import propagate
-from .optimizers import Optimizer
+from .optimizers import Optimizer, apply_rule
 from .params import Params, init, n_params, ravel, unravel
 from .predict import predict
 from .random import key
@@ -139,7 +139,7 @@ def step_breakdown(
 
     def restore_and_update() -> None:
         np.copyto(g, fresh)
-        rule.apply(flat, g, slots, 0, scratch)
+        apply_rule(rule, flat, g, slots, 0, scratch)
 
     restore = median_time(lambda: np.copyto(g, fresh), repeats)
     update = median_time(restore_and_update, repeats) - restore

@@ -4,7 +4,7 @@ A model file holds one tensor per array, named ``layers.<i>.w`` and ``layers.<i>
 the architecture in its metadata, so PyTorch, JAX or any safetensors reader can open it;
 nothing is ever pickled. A training-state file adds what an exact resume needs: the
 current params (``params.layers.<i>.w``), the optimizer's buffers (``opt.<slot>.layers.<i>.w``,
-e.g. ``opt.mu.layers.0.w`` for Adam), the random key, the step count and the caller's own
+e.g. ``opt.grad_sum.layers.0.w`` for Adam), the random key, the step count and the caller's own
 bookkeeping (a JSON-able dict).
 
 Safetensors metadata may only hold strings, and its keys come out in a random order, so
@@ -372,7 +372,14 @@ def load_train_state(path: PathLike, optimizer: Optimizer) -> tuple[TrainState, 
     params = _params(name, tensors, "params.", sizes, activation, dtype)
     template = optimizer.init(params)
     state_type = type(template)
-    if opt.get("state") != state_type.__name__ or slots != list(template._fields[1:]):
+    wanted = list(template._fields[1:])
+    if opt.get("state") == state_type.__name__ and slots != wanted:
+        raise CheckpointError(
+            f"{name}: its {state_type.__name__} holds {', '.join(slots)}, this version of "
+            f"mlp_functional keeps {', '.join(wanted)}; it was written by another version: "
+            "resume it with that version or start a new run"
+        )
+    if opt.get("state") != state_type.__name__:
         raise CheckpointError(
             f"{name}: saved with an optimizer whose state is {opt.get('state')!r}, but "
             f"training would continue with one whose state is {state_type.__name__!r}; "

@@ -3,7 +3,7 @@
 An :class:`Optimizer` is ``(init, update)``: ``init(params) -> state`` and
 ``update(grads, state, params) -> (params, state)``. The only way behaviour changes
 between steps is through the values in the state, which is a NamedTuple of a step
-count and parameter-shaped buffers (``velocity``, ``mu``, ``nu``).
+count and parameter-shaped buffers (``velocity``, ``grad_sum``, ``square_sum``).
 
 Every built-in optimizer is written once, as a :class:`FlatRule`: arithmetic on flat
 buffers holding the whole model. ``update`` runs that rule on fresh copies, so it is
@@ -39,6 +39,7 @@ __all__ = [
     "SgdState",
     "adam",
     "adamw",
+    "apply_rule",
     "flush_subnormals",
     "from_rule",
     "learning_rate_at",
@@ -61,9 +62,16 @@ class MomentumState(NamedTuple):
 
 
 class AdamState(NamedTuple):
+    """Adam's memory, as exponentially decayed sums rather than averages.
+
+    ``grad_sum = g_t + b1 g_{t-1} + b1**2 g_{t-2} + ...`` and ``square_sum`` likewise
+    with ``b2`` and ``g**2``: the usual moments are ``m = (1 - b1) * grad_sum`` and
+    ``v = (1 - b2) * square_sum``. Keeping sums saves two passes over the model per step.
+    """
+
     step: int
-    mu: Params  # first moment m, shaped like params
-    nu: Params  # second moment v, shaped like params
+    grad_sum: Params  # m / (1 - b1), shaped like params
+    square_sum: Params  # v / (1 - b2), shaped like params
 
 
 Kernel = Callable[[Array, Array, tuple[Array, ...], int, Array], None]
@@ -78,11 +86,15 @@ class FlatRule(NamedTuple):
         ``slots`` in place for update number ``step`` (0-based). ``grads`` and ``scratch`` may be
         overwritten. All arrays are 1-D and of the params' dtype.
       learning_rate: the step size at a given step, for logs.
+      elementwise: each entry's new value depends only on the same entry of every
+        buffer, so the rule may run on slices (see :func:`apply_rule`). A rule that
+        looks at the whole gradient (a norm, a sum) must leave this ``False``.
     """
 
     state_type: type[Any]
     apply: Kernel
     learning_rate: Callable[[int], float]
+    elementwise: bool = False
 
 
 class Optimizer(NamedTuple):
@@ -145,6 +157,34 @@ def flush_subnormals(step: int, *buffers: Array) -> None:
         np.copyto(buffer, 0, where=np.abs(buffer) < tiny)
 
 
+#: Entries per slice when an elementwise rule runs piece by piece (see :func:`apply_rule`).
+CHUNK = 1 << 16
+
+
+def apply_rule(
+    rule: FlatRule, p: Array, g: Array, slots: tuple[Array, ...], step: int, scratch: Array
+) -> None:
+    """Run ``rule`` on whole flat buffers; an elementwise rule runs slice by slice.
+
+    Adam passes ten times over four buffers per step. For a large model those buffers
+    do not fit in the processor's cache, so each pass would stream them from memory
+    again; in slices of :data:`CHUNK` entries (1 MB for four float32 buffers) the ten
+    passes run in cache. Epochs of 784-1500-1000-500-10 were measured 17% faster
+    (``benchmarks/ablations.py``). Slicing an elementwise rule gives the same bits.
+
+    >>> p, g = np.zeros(3, np.float32), np.ones(3, np.float32)
+    >>> apply_rule(sgd(0.5).rule, p, g, (), 0, np.empty_like(p))
+    >>> p.tolist()
+    [-0.5, -0.5, -0.5]
+    """
+    if not rule.elementwise or p.size <= CHUNK:
+        rule.apply(p, g, slots, step, scratch)
+        return
+    for start in range(0, p.size, CHUNK):
+        piece = slice(start, start + CHUNK)
+        rule.apply(p[piece], g[piece], tuple(s[piece] for s in slots), step, scratch[piece])
+
+
 def _slot_count(state_type: type[Any]) -> int:
     return len(state_type._fields) - 1
 
@@ -171,7 +211,7 @@ def from_rule(rule: FlatRule) -> Optimizer:
             )
         p = ravel(params)
         slots = tuple(ravel(s) for s in state[1:])
-        rule.apply(p, ravel(grads), slots, state.step, np.empty_like(p))
+        apply_rule(rule, p, ravel(grads), slots, state.step, np.empty_like(p))
         new_slots = (unravel(freeze(s), params) for s in slots)
         return unravel(freeze(p), params), rule.state_type(state.step + 1, *new_slots)
 
@@ -194,7 +234,9 @@ def sgd(lr: LearningRate) -> Optimizer:
         g *= learning_rate_at(lr, step)
         p -= g
 
-    return from_rule(FlatRule(SgdState, apply, lambda step: learning_rate_at(lr, step)))
+    return from_rule(
+        FlatRule(SgdState, apply, lambda step: learning_rate_at(lr, step), elementwise=True)
+    )
 
 
 def momentum(lr: LearningRate, beta: float = 0.9, nesterov: bool = False) -> Optimizer:
@@ -229,7 +271,9 @@ def momentum(lr: LearningRate, beta: float = 0.9, nesterov: bool = False) -> Opt
             np.multiply(v, rate, out=g)
         p -= g
 
-    return from_rule(FlatRule(MomentumState, apply, lambda step: learning_rate_at(lr, step)))
+    return from_rule(
+        FlatRule(MomentumState, apply, lambda step: learning_rate_at(lr, step), elementwise=True)
+    )
 
 
 def adam(
@@ -272,26 +316,28 @@ def adam(
         # four buffers (p, g, m, v) pass through the cache instead of five, measured 9%
         # faster per epoch than with a separate scratch buffer.
         del scratch
-        mu, nu = slots
+        grad_sum, square_sum = slots
         t = step + 1
-        g *= 1 - b1  # g' = (1 - b1) g
-        mu *= b1
-        mu += g
+        grad_sum *= b1
+        grad_sum += g
         np.square(g, out=g)
-        g *= (1 - b2) / (1 - b1) ** 2  # (1 - b2) g**2
-        nu *= b2
-        nu += g
-        flush_subnormals(step, mu, nu)
-        # With c2 = sqrt(1 - b2**t): m / (sqrt(v)/c2 + eps) == c2 * m / (sqrt(v) + eps*c2),
-        # which saves a pass over the buffers.
-        c2 = math.sqrt(1 - b2**t)
-        np.sqrt(nu, out=g)
-        g += eps * c2
-        np.divide(mu, g, out=g)
-        g *= learning_rate_at(lr, step) / (1 - b1**t) * c2
+        square_sum *= b2
+        square_sum += g
+        flush_subnormals(step, grad_sum, square_sum)
+        # With m = (1 - b1) grad_sum, v = (1 - b2) square_sum and c = sqrt((1 - b2**t) / (1 - b2)),
+        # lr / (1 - b1**t) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)
+        #   == lr (1 - b1) / (1 - b1**t) * c * grad_sum / (sqrt(square_sum) + eps * c),
+        # so the constants fold into two scalars and no pass rescales a buffer.
+        c = math.sqrt((1 - b2**t) / (1 - b2))
+        np.sqrt(square_sum, out=g)
+        g += eps * c
+        np.divide(grad_sum, g, out=g)
+        g *= learning_rate_at(lr, step) * (1 - b1) / (1 - b1**t) * c
         p -= g
 
-    return from_rule(FlatRule(AdamState, apply, lambda step: learning_rate_at(lr, step)))
+    return from_rule(
+        FlatRule(AdamState, apply, lambda step: learning_rate_at(lr, step), elementwise=True)
+    )
 
 
 def adamw(

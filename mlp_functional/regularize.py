@@ -113,4 +113,5 @@ def clip_by_global_norm(optimizer: Optimizer, max_norm: float) -> Optimizer:
             g *= max_norm / (norm + 1e-6)
         inner.apply(p, g, slots, step, scratch)
 
-    return from_rule(inner._replace(apply=apply))
+    # The norm is over the whole gradient: the rule must not run slice by slice.
+    return from_rule(inner._replace(apply=apply, elementwise=False))

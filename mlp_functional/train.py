@@ -32,7 +32,7 @@ import numpy as np
 
 from .backprop import Workspace, backprop, workspace
 from .features import as_rows, to_features
-from .optimizers import Optimizer
+from .optimizers import Optimizer, apply_rule
 from .params import Params, freeze, ravel, unravel
 from .predict import evaluate
 from .random import Key, generator, split
@@ -386,7 +386,7 @@ def _epoch_inplace(
         loss, predicted = backprop(live, xb, yb, grads, space, masks, smoothing)
         if not math.isfinite(loss):
             raise _DivergedError(run.step, loss)
-        rule.apply(p, g, slots, opt_step + run.step, scratch)
+        apply_rule(rule, p, g, slots, opt_step + run.step, scratch)
         return run.after(loss, predicted, yb)
 
     run = reduce(step, batches, _Running(state.step, 0.0, 0, 0))

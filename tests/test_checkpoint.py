@@ -120,7 +120,7 @@ def test_state_tensors_are_named_by_slot(tmp_path: Path) -> None:
     state = mf.init_state(mf.key(1), _model(), mf.adam(0.01))
     save_train_state(tmp_path / "s", state)
     names = set(load_file(str(tmp_path / "s")))
-    assert {"params.layers.0.w", "opt.mu.layers.0.w", "opt.nu.layers.1.b"} <= names
+    assert {"params.layers.0.w", "opt.grad_sum.layers.0.w", "opt.square_sum.layers.1.b"} <= names
     assert len(names) == 12
 
 
@@ -128,6 +128,20 @@ def test_state_refuses_another_optimizer(tmp_path: Path) -> None:
     save_train_state(tmp_path / "s", mf.init_state(mf.key(1), _model(), mf.adam(0.01)))
     with pytest.raises(CheckpointError, match="optimizer whose state is 'AdamState'"):
         load_train_state(tmp_path / "s", mf.sgd(0.1))
+
+
+def test_state_from_a_version_with_other_slot_names_is_refused(tmp_path: Path) -> None:
+    from typing import Any, NamedTuple
+
+    class AdamState(NamedTuple):  # as an earlier version laid it out
+        step: int
+        mu: Any
+        nu: Any
+
+    old = mf.from_rule(mf.adam(0.01).rule._replace(state_type=AdamState))
+    save_train_state(tmp_path / "s", mf.init_state(mf.key(1), _model(), old))
+    with pytest.raises(CheckpointError, match=r"holds mu, nu, .* keeps grad_sum, square_sum"):
+        load_train_state(tmp_path / "s", mf.adam(0.01))
 
 
 def test_a_model_file_is_not_a_state_file(tmp_path: Path) -> None:

@@ -150,11 +150,11 @@ def test_update_is_pure_and_returns_read_only_results():
     g = grads_like(p, np.random.default_rng(0))
     opt = mf.adam(0.1)
     state = opt.init(p)
-    before = [mf.ravel(t).copy() for t in (p, g, state.mu, state.nu)]
+    before = [mf.ravel(t).copy() for t in (p, g, state.grad_sum, state.square_sum)]
     p2, s2 = opt.update(g, state, p)
-    after = [mf.ravel(t) for t in (p, g, state.mu, state.nu)]
+    after = [mf.ravel(t) for t in (p, g, state.grad_sum, state.square_sum)]
     assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
-    for tree in (p2, s2.mu, s2.nu):
+    for tree in (p2, s2.grad_sum, s2.square_sum):
         assert tree.dtype == np.float32
         assert all(not a.flags.writeable for layer in tree.layers for a in layer)
     again = opt.update(g, state, p)
@@ -217,3 +217,69 @@ def test_moments_of_stopped_gradients_are_flushed_not_left_subnormal(make, refer
     grads64 = [mf.ravel(g).astype(np.float64)] + [np.zeros(mf.n_params(p))] * (steps - 1)
     expected = reference(mf.ravel(p).astype(np.float64), grads64)[-1]
     np.testing.assert_allclose(mf.ravel(params), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_adam_state_holds_the_moments_as_decayed_sums():
+    rng = np.random.default_rng(3)
+    p = model()
+    grads = [grads_like(p, rng) for _ in range(7)]
+    b1, b2 = 0.8, 0.99
+    _, state = run(mf.adam(1e-2, b1, b2), p, grads)
+    m = v = 0.0
+    for g in (mf.ravel(g) for g in grads):  # PyTorch's exp_avg and exp_avg_sq
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+    np.testing.assert_allclose((1 - b1) * mf.ravel(state.grad_sum), m, rtol=1e-12)
+    np.testing.assert_allclose((1 - b2) * mf.ravel(state.square_sum), v, rtol=1e-12)
+
+
+ELEMENTWISE = {
+    "sgd": lambda: mf.sgd(0.1),
+    "momentum": lambda: mf.momentum(0.1, 0.9, nesterov=True),
+    "adam": lambda: mf.adam(1e-3),
+    "adamw": lambda: mf.adamw(1e-3, weight_decay=0.1),
+    "adam+l2": lambda: mf.add_l2(
+        mf.adam(mf.warmup_cosine(1e-3, warmup_steps=3, total_steps=100)), 1e-3
+    ),
+}
+
+
+def sliced_and_whole(rule, steps, n, sliced):
+    """Run ``rule`` for ``steps`` steps on n entries, through apply_rule or whole."""
+    rng = np.random.default_rng(0)
+    p = rng.standard_normal(n).astype(np.float32)
+    slots = tuple(np.zeros_like(p) for _ in rule.state_type._fields[1:])
+    for step in range(steps):
+        g = rng.standard_normal(n).astype(np.float32)
+        if step > 2:
+            g[: n // 3] = 0  # stopped gradients: their moments decay to the flush
+        if sliced:
+            mf.apply_rule(rule, p, g, slots, step, np.empty_like(p))
+        else:
+            rule.apply(p, g, slots, step, np.empty_like(p))
+    return p, slots
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE))
+def test_elementwise_rules_give_the_same_bits_slice_by_slice(name):
+    rule = ELEMENTWISE[name]().rule
+    assert rule.elementwise
+    n = 2 * mf.optimizers.CHUNK + 123  # three slices, the last one short
+    steps = FLUSH_EVERY + 2  # crosses a flush of subnormal moments
+    p1, s1 = sliced_and_whole(rule, steps, n, sliced=True)
+    p2, s2 = sliced_and_whole(rule, steps, n, sliced=False)
+    assert np.array_equal(p1, p2)
+    assert all(np.array_equal(a, b) for a, b in zip(s1, s2, strict=True))
+
+
+def test_clipping_looks_at_the_whole_gradient_so_it_is_never_sliced():
+    rule = mf.clip_by_global_norm(mf.sgd(1.0), max_norm=1.0).rule
+    assert not rule.elementwise
+    n = 2 * mf.optimizers.CHUNK + 5
+    through_apply_rule, _ = sliced_and_whole(rule, 1, n, sliced=True)
+    whole, _ = sliced_and_whole(rule, 1, n, sliced=False)
+    assert np.array_equal(through_apply_rule, whole)
+    start = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    # The step is the clipped gradient: norm 1 for the whole buffer; slicing would
+    # have clipped each slice to norm 1 and moved the parameters further.
+    assert np.linalg.norm(start - whole) == pytest.approx(1.0, rel=1e-5)
