@@ -10,7 +10,9 @@ the matmul floor measured alternately in the same process:
    on the quiet machine and with a busy neighbour: another process spinning on one core,
    as on a shared machine;
 4. Adam applied slice by slice (as the training loop does) or to the whole buffers at
-   once, for the reference network and the ``best`` recipe's 784-1500-1000-500-10.
+   once, for the reference network and the ``best`` recipe's 784-1500-1000-500-10;
+5. Adam's rule alone, on one thread or split in halves over two Python threads (NumPy
+   releases the GIL inside each operation), at the sizes of those two networks.
 
 Usage: python benchmarks/ablations.py [--repeats 3]
 """
@@ -23,8 +25,9 @@ import math
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -158,6 +161,52 @@ def main() -> None:
             seconds = statistics.median(s for s, _ in measured)
             ratio = statistics.median(r for _, r in measured)
             print(f"   {v} | {name} | {seconds:.3f} | {ratio:.2f}x")
+
+    print("\n5. Adam rule alone | entries | one thread (us) | two threads (us)")
+    for n in (235_146, 3_184_010):
+        one, two = update_threads(n, args.repeats)
+        print(f"   adam | {n:,} | {one:.0f} | {two:.0f}")
+
+
+def update_threads(n: int, repeats: int, steps: int = 50) -> tuple[float, float]:
+    """Median microseconds per Adam step on n entries: one thread, then two halves."""
+    rule = mf.adam(1e-3).rule
+    assert rule is not None
+    rng = np.random.default_rng(0)
+    p, grad = rng.standard_normal((2, n)).astype(np.float32)
+    slots = (np.zeros_like(p), np.zeros_like(p))
+    g = np.empty_like(p)
+    half = n // 2
+    start, finish = threading.Semaphore(0), threading.Semaphore(0)
+
+    def second_half() -> None:
+        while True:
+            start.acquire()
+            rule.apply(p[half:], g[half:], tuple(s[half:] for s in slots), 0, g[half:])
+            finish.release()
+
+    threading.Thread(target=second_half, daemon=True).start()
+
+    def one_thread() -> None:
+        rule.apply(p, g, slots, 0, g)
+
+    def two_threads() -> None:
+        start.release()
+        rule.apply(p[:half], g[:half], tuple(s[:half] for s in slots), 0, g[:half])
+        finish.acquire()
+
+    def per_step(step: Callable[[], None]) -> float:
+        began = time.perf_counter()
+        for _ in range(steps):
+            np.copyto(g, grad)
+            step()
+        return (time.perf_counter() - began) / steps * 1e6
+
+    times: dict[str, list[float]] = {"one": [], "two": []}
+    for _ in range(repeats):
+        times["one"].append(per_step(one_thread))
+        times["two"].append(per_step(two_threads))
+    return statistics.median(times["one"]), statistics.median(times["two"])
 
 
 if __name__ == "__main__":

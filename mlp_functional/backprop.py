@@ -85,7 +85,7 @@ def backprop(
     for i in range(len(params.layers) - 1, -1, -1):
         g = grads.layers[i]
         np.matmul(trace.inputs[i].T, delta, out=g.w)
-        np.sum(delta, axis=0, out=g.b)
+        np.add.reduce(delta, axis=0, out=g.b)  # np.sum, without its ~5 us of argument handling
         if i == 0:
             break
         out = None if space is None else space.delta[i - 1][:n]

@@ -219,7 +219,7 @@ def _batch_maker(
     def make(i: int, idx: Array) -> Batch:
         n = len(idx)
         if gathered is not None and features is not None:
-            pixels = np.take(rows, idx, axis=0, out=gathered[:n])
+            pixels = rows.take(idx, axis=0, out=gathered[:n])
             xb = to_features(pixels, dtype, out=features[:n])
         else:
             xb = to_features(rows[idx], dtype)

@@ -110,8 +110,9 @@ def write_table(target: str, lines: list[dict]) -> None:
     text = (
         f"# Search log: `{target}`\n\n"
         f"Every run of `python scripts/search.py {target}`, in order. Each changes the fields "
-        f"shown from the `{target}` recipe in `mlp_functional/recipes.py` (the full settings "
-        f"of each run are in `{target}.jsonl`); "
+        f"shown from the `{target}` recipe in `mlp_functional/recipes.py` as it stood when the "
+        f"run was made (the recipe changes as the search goes on; the full settings of each "
+        f"run are in `{target}.jsonl`); "
         f"validation is {VAL_SIZE} images carved from the training set with key "
         f"{SPLIT_SEED}. The test set is not used here.\n\n"
         "| run | changes | final val acc | best val acc | seconds |\n|---|---|---|---|---|\n"
