@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo bench clean
+.PHONY: test lint typecheck pytest demo bench speed clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[compare]'
 	$(BIN)/mlp-functional bench --compare
+
+# Timings of forward, grad, the Adam update and a training step (pytest-benchmark).
+speed: $(STAMP)
+	$(BIN)/pytest -q tests/test_speed.py --benchmark-only --benchmark-columns=min,median,max,rounds
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
