@@ -54,6 +54,8 @@ CANDIDATES: dict[str, list[dict]] = {
             "alpha": 36.0,
             "sigma": 6.0,
         },
+        {"epochs": 150},
+        {"epochs": 150, "max_rotation": 10.0, "max_scale": 0.2},
     ],
     "seed": [
         {"epochs": 5},
