@@ -288,7 +288,8 @@ def adam(
         p <- p - lr / (1 - b1**t) * m / (sqrt(v) / sqrt(1 - b2**t) + eps)
 
     ``eps`` is added after the bias correction of ``v`` (not folded into the
-    learning rate), so the first step moves each weight by about ``lr``.
+    learning rate), so the first step moves each weight by about ``lr``. The state
+    keeps ``m / (1 - b1)`` and ``v / (1 - b2)`` (see :class:`AdamState`).
 
     Args:
       lr: learning rate or schedule.
