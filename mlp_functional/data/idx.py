@@ -26,6 +26,7 @@ import math
 import os
 import struct
 import zlib
+from collections.abc import Callable
 from typing import BinaryIO, Protocol
 
 import numpy as np
@@ -154,7 +155,7 @@ def _remaining_size(f: BinaryIO) -> int | None:
 
 
 def _read(f: BinaryIO, name: str, size: int, sha256: str | None) -> np.ndarray:
-    head = _read_upto(f, 2)
+    head = _read_upto(f.read, 2)
     gzipped = head == _GZIP_MAGIC
     stream: _Raw | _Gzip = _Gzip(f, head, name) if gzipped else _Raw(f, head)
     hasher: _Hasher | None = hashlib.sha256() if sha256 is not None else None
@@ -229,11 +230,11 @@ def _read(f: BinaryIO, name: str, size: int, sha256: str | None) -> np.ndarray:
         raise IdxError(f"{name}: {declared}, which numpy cannot represent ({e})") from None
 
 
-def _read_upto(f: BinaryIO, n: int) -> bytes:
-    """Read ``n`` bytes, fewer only at the end of ``f``."""
+def _read_upto(read: Callable[[int], bytes], n: int) -> bytes:
+    """Call ``read`` until it has given ``n`` bytes, fewer only at the end of its data."""
     parts = []
     while n > 0:
-        part = f.read(n)
+        part = read(n)
         if not part:
             break
         parts.append(part)
@@ -250,7 +251,7 @@ class _Raw:
 
     def read(self, n: int) -> bytes:
         first, self._pending = self._pending[:n], self._pending[n:]
-        return first + _read_upto(self._f, n - len(first))
+        return first + _read_upto(self._f.read, n - len(first))
 
     def readinto(self, out: memoryview, hasher: _Hasher | None) -> int:
         """Fill ``out`` as far as the data goes; return the number of bytes filled."""
@@ -322,14 +323,7 @@ class _Gzip:
                 )
 
     def read(self, n: int) -> bytes:
-        parts = []
-        while n > 0:
-            part = self._more(n)
-            if not part:
-                break
-            parts.append(part)
-            n -= len(part)
-        return b"".join(parts)
+        return _read_upto(self._more, n)
 
     def readinto(self, out: memoryview, hasher: _Hasher | None) -> int:
         pos = 0
