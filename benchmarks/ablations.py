@@ -101,6 +101,22 @@ def epoch_ratio(sizes, optimizer, images, labels, state=None, batch_size=128):
     return seconds, seconds / floor, state
 
 
+def alternate(variants, sizes, images, labels, repeats):
+    """``{name: (median seconds, median ratio)}`` of epochs, the variants taking turns.
+
+    ``variants`` maps a name to a function returning the optimizer to train with.
+    """
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    for _ in range(repeats):
+        for name, make in variants.items():
+            seconds, ratio, _ = epoch_ratio(sizes, make(), images, labels)
+            runs[name].append((seconds, ratio))
+    return {
+        name: (statistics.median(s for s, _ in m), statistics.median(r for _, r in m))
+        for name, m in runs.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=3)
@@ -116,14 +132,7 @@ def main() -> None:
         "sgd": lambda: mf.sgd(0.1),
         "nothing": noop,
     }
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in rules}
-    for _ in range(args.repeats):
-        for name, make in rules.items():
-            seconds, ratio, _ = epoch_ratio(SIZES, make(), images, labels)
-            results[name].append((seconds, ratio))
-    for name, runs in results.items():
-        seconds = statistics.median(s for s, _ in runs)
-        ratio = statistics.median(r for _, r in runs)
+    for name, (seconds, ratio) in alternate(rules, SIZES, images, labels, args.repeats).items():
         print(f"   {name} | {seconds:.3f} | {ratio:.2f}x")
 
     print("\n2. consecutive Adam epochs | epoch (s) | ratio to floor")
@@ -152,14 +161,7 @@ def main() -> None:
     for sizes in (SIZES, BEST_SIZES):
         name = "-".join(map(str, sizes))
         variants = {"slice by slice": lambda: mf.adam(1e-3), "whole": lambda: whole(mf.adam(1e-3))}
-        runs = {v: [] for v in variants}
-        for _ in range(args.repeats):
-            for v, make in variants.items():
-                seconds, ratio, _ = epoch_ratio(sizes, make(), images, labels)
-                runs[v].append((seconds, ratio))
-        for v, measured in runs.items():
-            seconds = statistics.median(s for s, _ in measured)
-            ratio = statistics.median(r for _, r in measured)
+        for v, (seconds, ratio) in alternate(variants, sizes, images, labels, args.repeats).items():
             print(f"   {v} | {name} | {seconds:.3f} | {ratio:.2f}x")
 
     print("\n5. Adam rule alone | entries | one thread (us) | two threads (us)")

@@ -18,16 +18,15 @@ import statistics
 import time
 
 import numpy as np
+from ablations import SIZES, epoch_ratio  # run as a script from benchmarks/
 
 import mlp_functional as mf
 import mlp_functional.train as train_module
 from mlp_functional import optimizers
-from mlp_functional.bench import matmul_floor
 from mlp_functional.cli.bench import blas_info, cpu_model
 from mlp_functional.data import load
 from mlp_functional.optimizers import flush_subnormals
 
-SIZES = [784, 256, 128, 10]
 B1, B2, EPS, LR = 0.9, 0.999, 1e-8, 1e-3
 
 
@@ -124,11 +123,7 @@ def loop_variants(images: np.ndarray, labels: np.ndarray, repeats: int) -> None:
         for _ in range(repeats):
             for name, (apply, make) in variants.items():
                 train_module.apply_rule = apply  # the loop looks the name up at each step
-                state = mf.init_state(mf.key(1), mf.init(mf.key(0), SIZES), make())
-                floor = matmul_floor(SIZES, batch_size=128, n_examples=len(images), repeats=1)
-                start = time.perf_counter()
-                mf.train_epoch(state, images, labels, batch_size=128)
-                ratios[name].append((time.perf_counter() - start) / floor)
+                ratios[name].append(epoch_ratio(SIZES, make(), images, labels)[1])
     finally:
         train_module.apply_rule = optimizers.apply_rule
     print("\n2-3. Adam in the training loop | epoch / floor")
