@@ -43,7 +43,11 @@ def to_features(
       out: optional ``(N, H*W)`` buffer to write into, reused across batches.
 
     Returns:
-      ``(N, D)`` array of ``dtype``; ``x`` itself when it already is one (no copy).
+      ``(N, D)`` array of ``dtype``: always a new array (uint8 input, a cast, or ``out``)
+      unless ``x`` already is such floats, when it is ``x`` viewed as rows (no copy).
+
+    >>> to_features(np.array([[0, 255]], np.uint8)).tolist()
+    [[0.0, 1.0]]
     """
     arr = np.asarray(x)
     rows = as_rows(arr)
