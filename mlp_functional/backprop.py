@@ -51,13 +51,13 @@ def backward(params: Params, trace: Trace, delta: Array, masks: Sequence[Array] 
     """
     derivative = params.activation.derivative
     grads: list[Layer] = []
-    for l in reversed(range(len(params.layers))):
-        grads.insert(0, Layer(trace.inputs[l].T @ delta, delta.sum(axis=0)))
-        if l > 0:
-            delta = delta @ params.layers[l].w.T
+    for layer in reversed(range(len(params.layers))):
+        grads.insert(0, Layer(trace.inputs[layer].T @ delta, delta.sum(axis=0)))
+        if layer > 0:
+            delta = delta @ params.layers[layer].w.T
             if masks is not None:
-                delta = delta * masks[l - 1]
-            delta = delta * derivative(trace.pre[l - 1], trace.hidden[l - 1])
+                delta = delta * masks[layer - 1]
+            delta = delta * derivative(trace.pre[layer - 1], trace.hidden[layer - 1])
     return Params(tuple(Layer(freeze(g.w), freeze(g.b)) for g in grads), params.activation)
 
 
@@ -102,7 +102,9 @@ def loss_and_grad(
     """
     a0 = inputs_of(params, x)
     labels = check_labels(y, params.sizes[-1], len(a0))
-    mean_loss, _, grads = trace_loss_and_grad(params, a0, labels, None, check_smoothing(label_smoothing))
+    mean_loss, _, grads = trace_loss_and_grad(
+        params, a0, labels, None, check_smoothing(label_smoothing)
+    )
     return mean_loss, grads
 
 

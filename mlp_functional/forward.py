@@ -90,10 +90,10 @@ def propagate(params: Params, a0: Array, masks: Sequence[Array] | None = None) -
     *hidden_layers, output = params.layers
 
     def step(t: Trace, numbered: tuple[int, Layer]) -> Trace:
-        l, layer = numbered
+        index, layer = numbered
         z = dense(layer, t.inputs[-1])
         h = f(z)
-        a = h if masks is None else h * masks[l]
+        a = h if masks is None else h * masks[index]
         return Trace((*t.inputs, a), (*t.pre, z), t.logits, (*t.hidden, h))
 
     hidden = toolz.reduce(step, enumerate(hidden_layers), Trace((a0,), (), a0))

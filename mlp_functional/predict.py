@@ -68,7 +68,7 @@ def evaluate(params: Params, x: Any, y: Any) -> tuple[float, float]:
     labels = check_labels(y, params.sizes[-1], len(logits))
     if not len(labels):
         return 0.0, 0.0
-    correct = np.count_nonzero(logits.argmax(axis=1) == labels)
+    correct = int(np.count_nonzero(logits.argmax(axis=1) == labels))
     return cross_entropy(logits, labels), correct / len(labels)
 
 

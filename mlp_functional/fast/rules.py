@@ -258,8 +258,11 @@ def compile_chain(chain: Sequence[tuple[str, Mapping[str, Any]]]) -> Step:
                     if not isinstance(v, np.ndarray):
                         slot[i] = v  # the counts advance once per step, not per slice
         for i in moments:
-            count = counts[i] if counts[i] is not None else _first_count(counts)
-            flush_subnormals(count, *(v for v in slots[i] if isinstance(v, np.ndarray)))
+            own = counts[i]
+            flush_subnormals(
+                own if own is not None else _first_count(counts),
+                *(v for v in slots[i] if isinstance(v, np.ndarray)),
+            )
 
     return step
 
