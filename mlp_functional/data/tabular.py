@@ -41,6 +41,7 @@ __all__ = ["LABEL_NAMES", "Table", "read_csv"]
 LABEL_NAMES = ("label", "class", "target", "y")
 _DELIMITERS = (",", ";", "\t")
 _ENCODING = "utf-8-sig"  # tolerates the byte-order mark spreadsheets write
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class Table(NamedTuple):
@@ -176,17 +177,18 @@ def read_csv(path: str | os.PathLike[str], label_column: str | int | None = None
             return ids.setdefault(cell.strip(), len(ids))
 
         try:
-            table = np.loadtxt(
-                name,
-                delimiter=layout.delimiter,
-                skiprows=1 if layout.header is not None else 0,
-                dtype=dtype,
-                converters={layout.label: intern},
-                comments=None,
-                quotechar='"',
-                encoding=_ENCODING,
-                ndmin=2,
-            )
+            with np.errstate(over="ignore"):  # an overflow to inf is refused below
+                table = np.loadtxt(
+                    name,
+                    delimiter=layout.delimiter,
+                    skiprows=1 if layout.header is not None else 0,
+                    dtype=dtype,
+                    converters={layout.label: intern},
+                    comments=None,
+                    quotechar='"',
+                    encoding=_ENCODING,
+                    ndmin=2,
+                )
         except ValueError:
             continue
         if dtype == np.uint8 and len(ids) > 256:
@@ -237,7 +239,7 @@ def _diagnose(path: str, layout: _Layout) -> None:
                     f"{_column(layout, j)}; features must be numbers: fix the cell, remove "
                     "the row, or choose that column as the label with --label-column"
                 ) from None
-            if not math.isfinite(value) or not math.isfinite(np.float32(value)):
+            if not math.isfinite(value) or abs(value) > _FLOAT32_MAX:
                 raise DataFormatError(
                     f"{path}: {cell[:20]!r} at line {line}, {_column(layout, j)}, is not a "
                     "finite number; features must be finite: fill in a value or remove the row"
