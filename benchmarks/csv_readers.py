@@ -100,7 +100,8 @@ def main() -> None:
                 pixels, labels = read(path)
                 times[name].append(time.perf_counter() - start)
                 if name.startswith("mlp_functional"):
-                    assert len(labels) + int(0.2 * ROWS) == ROWS
+                    # the training part: 80% of each class (20% held out as the test set)
+                    assert pixels.dtype == np.uint8 and abs(len(labels) - 0.8 * ROWS) < 10
                 else:
                     assert np.array_equal(pixels, reference[0])
                     assert np.array_equal(labels, reference[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -375,3 +376,32 @@ def test_changed_data_is_refused(tmp_path):
         load_recorded(record)
     with pytest.raises(DataError, match="record of its data is damaged"):
         load_recorded({"path": "x"})
+
+
+def test_image_folders_without_pillow_name_the_extra(tmp_path, monkeypatch):
+    root = image_folder(tmp_path / "d", {"a": 2, "b": 2})
+    monkeypatch.setitem(sys.modules, "PIL", None)  # as if Pillow were not installed
+    with pytest.raises(ImportError) as info:
+        load_data(root)
+    assert one_line(info.value) == (
+        "reading image folders needs Pillow: pip install 'mlp-functional[images]'"
+    )
+
+
+def test_tables_and_folders_too_large_for_memory(tmp_path, monkeypatch):
+    """With 1 kB available, a 2 kB table and a 3 kB folder are refused before reading."""
+    from mlp_functional.data import memory
+
+    csv_path = write(
+        tmp_path / "big.csv", "".join(f"{i % 2}," + ",".join(["7"] * 10) + "\n" for i in range(200))
+    )
+    root = image_folder(tmp_path / "d", {"a": 50, "b": 50}, size=(6, 5))
+    monkeypatch.setattr(memory, "available_memory", lambda: 1000)
+    refused(
+        csv_path, r"big\.csv \(about 200 rows\) would take 2\.0 kB in memory", DataTooLargeError
+    )
+    refused(
+        root,
+        r"\(100 images\) would take 3\.0 kB in memory, more than the 1\.0 kB",
+        DataTooLargeError,
+    )
