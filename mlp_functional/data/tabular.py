@@ -8,7 +8,7 @@ named ``label``, ``class``, ``target`` or ``y`` (any case), else the first. Labe
 be numbers or strings; every other cell must be a finite number.
 
 Integer tables with every feature in 0..255 (pixels) stay uint8; any other features
-become float32. The table is read by :func:`numpy.loadtxt` (0.7 s for Kaggle's
+become float32. The table is read by :func:`numpy.loadtxt` (0.8 s for Kaggle's
 42,000 x 785 ``train.csv``, see BENCHMARKS.md); when it refuses a file, a second,
 slower pass with :mod:`csv` finds the first bad line and names it.
 
