@@ -68,9 +68,15 @@ def write_run(folder: Path, data: Dataset) -> Path:
     return folder
 
 
-def test_evaluate_names_the_classes_of_a_table(tmp_path, capsys):
-    data = load_data(species_csv(tmp_path), label_column="species_name")
-    run = write_run(tmp_path / "run", data)
+@pytest.fixture
+def insects_run(tmp_path: Path) -> tuple[Path, Path]:
+    """The insects table and a run trained on it, labelled by its species_name column."""
+    path = species_csv(tmp_path)
+    return path, write_run(tmp_path / "run", load_data(path, label_column="species_name"))
+
+
+def test_evaluate_names_the_classes_of_a_table(insects_run, capsys):
+    _, run = insects_run
     assert main(["evaluate", str(run)]) == 0
     out = capsys.readouterr().out
     assert "evaluated on insects.csv test" in out
@@ -87,9 +93,8 @@ def test_evaluate_names_the_classes_of_a_table(tmp_path, capsys):
     ]
 
 
-def test_evaluate_refuses_changed_data_in_one_line(tmp_path, capsys):
-    path = species_csv(tmp_path)
-    run = write_run(tmp_path / "run", load_data(path, label_column="species_name"))
+def test_evaluate_refuses_changed_data_in_one_line(insects_run, capsys):
+    path, run = insects_run
     path.write_text(path.read_text().replace("ant,", "bee,", 1))
     assert main(["evaluate", str(run)]) == 1
     err = capsys.readouterr().err.strip()
@@ -97,9 +102,8 @@ def test_evaluate_refuses_changed_data_in_one_line(tmp_path, capsys):
     assert re.fullmatch(r"mlp-functional: error: .*insects\.csv: SHA-256 .* differs .*", err)
 
 
-def test_report_skips_image_figures_for_tables_with_a_note(tmp_path, capsys):
-    data = load_data(species_csv(tmp_path), label_column="species_name")
-    run = write_run(tmp_path / "run", data)
+def test_report_skips_image_figures_for_tables_with_a_note(insects_run, capsys):
+    _, run = insects_run
     assert main(["report", str(run)]) == 0
     out = capsys.readouterr().out
     assert "note: no samples.png, mistakes.png, weights.png: the data are a table" in out
