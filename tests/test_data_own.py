@@ -405,3 +405,15 @@ def test_tables_and_folders_too_large_for_memory(tmp_path, monkeypatch):
         r"\(100 images\) would take 3\.0 kB in memory, more than the 1\.0 kB",
         DataTooLargeError,
     )
+
+
+def test_rows_to_predict_on_are_read_without_labels(tmp_path):
+    from mlp_functional.data import read_csv
+
+    rows = read_csv(write(tmp_path / "rows.csv", "a,b,c\n1,2,3\n4,5,300\n"), labels=False)
+    assert rows.labels is None and rows.features.dtype == np.float32
+    assert rows.features.tolist() == [[1, 2, 3], [4, 5, 300]]
+    one = read_csv(write(tmp_path / "one.csv", "7\n8\n"), labels=False)
+    assert one.features.tolist() == [[7], [8]]
+    with pytest.raises(DataFormatError, match="non-numeric cell 'x' at line 2, column 1"):
+        read_csv(write(tmp_path / "bad.csv", "1,2\n3,x\n"), labels=False)

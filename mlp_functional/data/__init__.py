@@ -29,6 +29,7 @@ from .own import load_data, load_recorded, parse_image_size
 from .registry import DATASETS, DatasetSpec, Files, FileSpec, get_spec
 from .source import LoadOptions, Source, check_same_data, source_record
 from .splits import Dataset, Split
+from .tabular import read_csv
 from .transforms import (
     Holdout,
     PixelStats,
@@ -77,6 +78,7 @@ __all__ = [
     "parse_image_size",
     "pixel_stats",
     "preprocess",
+    "read_csv",
     "read_idx",
     "source_record",
     "standardize",

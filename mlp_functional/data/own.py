@@ -139,6 +139,7 @@ def _from_file(path: Path, fmt: str, options: LoadOptions) -> Dataset:
     name = str(path)
     if fmt == "csv":
         table = read_csv(path, options.label_column)
+        assert table.labels is not None
         labels, classes = encode_labels(
             table.labels, f"{name}, {table.label_name}", lambda i: f"data row {i + 1}"
         )

@@ -19,6 +19,14 @@ slower pass with :mod:`csv` finds the first bad line and names it.
 ...     table = read_csv(path)
 >>> table.features.tolist(), table.features.dtype, table.labels.tolist(), table.label_name
 ([[4.5], [30.0]], dtype('float32'), ['cat', 'dog'], "column 'class' (index 1)")
+
+``labels=False`` reads rows of features alone (to predict on):
+
+>>> with tempfile.TemporaryDirectory() as d:
+...     path = pathlib.Path(d) / "rows.csv"
+...     _ = path.write_text("pixel0,pixel1\\n0,255\\n")
+...     read_csv(path, labels=False).features
+array([[  0, 255]], dtype=uint8)
 """
 
 from __future__ import annotations
@@ -49,13 +57,14 @@ class Table(NamedTuple):
 
     Attributes:
       features: ``(N, D)`` uint8 (integers in 0..255) or float32, read-only.
-      labels: ``(N,)`` the label cells as strings, stripped.
+      labels: ``(N,)`` the label cells as strings, stripped (``None`` when read
+        without labels).
       label_name: how errors name the label column, e.g. ``"column 'label'"``.
       columns: the header's names, or ``None`` when the file has no header.
     """
 
     features: np.ndarray
-    labels: np.ndarray
+    labels: np.ndarray | None
     label_name: str
     columns: tuple[str, ...] | None
 
@@ -64,7 +73,7 @@ class _Layout(NamedTuple):
     delimiter: str
     header: tuple[str, ...] | None
     width: int
-    label: int
+    label: int  # -1: no label column
     first_line_length: int
 
 
@@ -85,7 +94,7 @@ def _rows(path: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
                 yield reader.line_num, cells
 
 
-def _layout(path: str, label_column: str | int | None) -> _Layout:
+def _layout(path: str, label_column: str | int | None, labels: bool) -> _Layout:
     try:
         with open(path, encoding=_ENCODING, newline="") as f:
             first = f.readline()
@@ -106,12 +115,12 @@ def _layout(path: str, label_column: str | int | None) -> _Layout:
     names = tuple(row0) if header else None
     if header and len(head) == 1:
         raise DataFormatError(f"{path}: a header but no data rows; add the rows of the table")
-    if len(row0) < 2:
+    if len(row0) < 2 and labels:
         raise DataFormatError(
             f"{path}: only one column (delimiter {delimiter!r}); a table needs a label "
             "column and at least one feature column, separated by commas"
         )
-    label = _label_index(path, names, len(row0), label_column)
+    label = _label_index(path, names, len(row0), label_column) if labels else -1
     return _Layout(delimiter, names, len(row0), label, len(first.encode()))
 
 
@@ -151,12 +160,15 @@ def _column(layout: _Layout, j: int) -> str:
     return f"column {j}"
 
 
-def read_csv(path: str | os.PathLike[str], label_column: str | int | None = None) -> Table:
+def read_csv(
+    path: str | os.PathLike[str], label_column: str | int | None = None, *, labels: bool = True
+) -> Table:
     """Read a CSV table (see the module doc) into features and label strings.
 
     Args:
       path: the CSV file.
       label_column: the label column's name or index; ``None`` for the default.
+      labels: ``False`` reads every column as a feature (rows to predict on).
 
     Raises:
       DataFormatError: naming the line and column of the first bad cell, a ragged row,
@@ -164,9 +176,9 @@ def read_csv(path: str | os.PathLike[str], label_column: str | int | None = None
       DataTooLargeError: the table would not fit in memory.
     """
     name = os.fspath(path)
-    layout = _layout(name, label_column)
+    layout = _layout(name, label_column, labels)
     rows_estimate = max(os.path.getsize(name) // max(layout.first_line_length, 1), 1)
-    features = layout.width - 1
+    features = layout.width - (layout.label >= 0)
     check_fits(rows_estimate * features, f"{name} (about {rows_estimate:,} rows)")
     for dtype in (np.uint8, np.float32):
         if dtype == np.float32:
@@ -183,7 +195,7 @@ def read_csv(path: str | os.PathLike[str], label_column: str | int | None = None
                     delimiter=layout.delimiter,
                     skiprows=1 if layout.header is not None else 0,
                     dtype=dtype,
-                    converters={layout.label: intern},
+                    converters={layout.label: intern} if labels else None,
                     comments=None,
                     quotechar='"',
                     encoding=_ENCODING,
@@ -197,13 +209,15 @@ def read_csv(path: str | os.PathLike[str], label_column: str | int | None = None
     else:
         _diagnose(name, layout)
         raise DataFormatError(f"{name}: cannot be read as a table of numbers; check the file")
-    kept = np.delete(table, layout.label, axis=1)
+    kept = np.delete(table, layout.label, axis=1) if labels else table
     if kept.dtype == np.float32 and not bool(np.isfinite(kept).all()):
         _diagnose(name, layout)
     kept.setflags(write=False)
+    if not labels:
+        return Table(kept, None, "", layout.header)
     tokens = np.array(list(ids), dtype=str) if ids else np.zeros(0, str)
-    labels = tokens[table[:, layout.label].astype(np.int64)]
-    return Table(kept, labels, _column(layout, layout.label), layout.header)
+    cells = tokens[table[:, layout.label].astype(np.int64)]
+    return Table(kept, cells, _column(layout, layout.label), layout.header)
 
 
 def _diagnose(path: str, layout: _Layout) -> None:
