@@ -417,3 +417,14 @@ def test_rows_to_predict_on_are_read_without_labels(tmp_path):
     assert one.features.tolist() == [[7], [8]]
     with pytest.raises(DataFormatError, match="non-numeric cell 'x' at line 2, column 1"):
         read_csv(write(tmp_path / "bad.csv", "1,2\n3,x\n"), labels=False)
+
+
+def test_windows_line_endings_and_blank_lines(tmp_path):
+    path = tmp_path / "t.csv"
+    rows = "".join(f"{i % 2},{i}\r\n" for i in range(10))
+    path.write_bytes(("label,x\r\n" + rows + "\r\n\r\n").encode())
+    data = load_data(path)
+    assert data.source is not None and data.source.shape == (10, 1)
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"label,x\r\n0,1\r\n\r\n1,y\r\n")
+    refused(bad, "non-numeric cell 'y' at line 4, column 'x'")

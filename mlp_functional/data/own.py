@@ -17,7 +17,7 @@ key unless one is given, so the test set does not depend on the training seed.
 ...     _ = path.write_text("target,u,v\\n" + rows)
 ...     data = load_data(path, test_size=0.2)
 >>> data.classes, data.kind, data.train.images.shape, data.test.labels.tolist()
-(('a', 'b'), 'table', (8, 2), [0, 1])
+(('a', 'b'), 'table', (8, 2), [1, 0])
 >>> data.source.format, data.source.shape, data.train.images.flags.writeable
 ('csv', (10, 2), False)
 """

@@ -28,7 +28,7 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from ..random import Key
+from ..random import Key, key
 from .errors import DataChangedError, DataFormatError
 
 __all__ = [
@@ -43,7 +43,7 @@ __all__ = [
 
 _CHUNK = 1 << 20
 #: The test split's key when none is given: the same test set whatever the training seed.
-DEFAULT_SPLIT_KEY = Key((2315241245, 1211232541, 1234231232, 2134543344))
+DEFAULT_SPLIT_KEY = key(0)
 
 
 class LoadOptions(NamedTuple):
