@@ -144,8 +144,8 @@ def preprocess(
     features = to_features(arr, dtype=dtype, out=out)
     if stats is None:
         return features
-    if out is None and np.may_share_memory(features, arr):
-        return standardize(features, stats)  # never write into the caller's array
+    if out is None:  # to_features hands out read-only arrays (maybe a view of the caller's)
+        return standardize(features, stats)
     return standardize(features, stats, out=features)
 
 
