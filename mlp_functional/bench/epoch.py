@@ -24,14 +24,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .backprop import backprop, workspace
-from .features import to_features
-from .forward import propagate
-from .optimizers import Optimizer, apply_rule
-from .params import Params, init, n_params, ravel, unravel
-from .predict import predict
-from .random import key
-from .train import init_state, train_epoch
+from ..backprop import backprop, workspace
+from ..features import to_features
+from ..forward import propagate
+from ..optimizers import Optimizer, apply_rule
+from ..params import Params, init, n_params, ravel, unravel
+from ..predict import predict
+from ..random import key
+from ..train import init_state, train_epoch
 
 __all__ = [
     "BenchResult",

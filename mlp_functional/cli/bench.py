@@ -98,10 +98,11 @@ def run(args: argparse.Namespace) -> int:
     """Measure and print the table."""
     import numpy as np
 
-    from ..bench import run_bench
+    from ..bench.epoch import run_bench
+    from ..bench.peers import PEERS, PeerMissingError, time_peer
     from ..data import load
-    from ..peers import PEERS, PeerMissingError, time_peer
-    from ..recipes import DEFAULT_LR, Recipe, make_optimizer
+    from ..runs.recipes import DEFAULT_LR, make_optimizer
+    from ..runs.settings import Settings
 
     dataset = load("mnist", data_dir=args.data_dir)
     images, labels = dataset.train.images, dataset.train.labels.astype(np.int64)
@@ -112,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
                 peers[name] = time_peer(name, args.hidden, args.batch_size, args.data_dir)
             except PeerMissingError as missing:
                 print(f"{name}: skipped, {missing}", file=sys.stderr)
-    recipe = Recipe(optimizer=args.optimizer, lr=DEFAULT_LR[args.optimizer])
-    optimizer = make_optimizer(recipe, steps_per_epoch=1)
+    settings = Settings(optimizer=args.optimizer, lr=DEFAULT_LR[args.optimizer])
+    optimizer = make_optimizer(settings, steps_per_epoch=1)
     result = run_bench(
         images,
         labels,

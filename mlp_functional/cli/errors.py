@@ -55,12 +55,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def _known() -> tuple[type[BaseException], ...]:
-    from ..checkpoint import CheckpointError
     from ..data.errors import DataError
     from ..runs import RunError
+    from ..runs.checkpoint import CheckpointError
+    from ..runs.commit import CommitError
     from ..train import DivergenceError
 
-    return (CliError, DataError, CheckpointError, RunError, DivergenceError, ValueError)
+    known = (CliError, DataError, CheckpointError, CommitError, RunError, DivergenceError)
+    return (*known, ValueError)
 
 
 def _one_line(text: str) -> str:

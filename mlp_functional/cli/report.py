@@ -106,12 +106,11 @@ def _numbers(run: Any, test_accuracy: float) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Write the figures and index.html; print where."""
-    from .. import plots
-    from ..checkpoint import write_atomic
     from ..data import load
     from ..metrics import confident_mistakes, confusion_matrix
     from ..predict import predict_proba
-    from ..runs import load_run
+    from ..runs import load_run, plots
+    from ..runs.checkpoint import write_atomic
     from .evaluate import class_names
 
     plots.require_matplotlib()  # before any work

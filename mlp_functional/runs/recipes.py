@@ -1,14 +1,20 @@
-"""Named training recipes, and the builders that turn settings into an optimizer and
-an augmentation function.
+"""Named training recipes, and the builders that turn settings into an optimizer, a
+learning-rate schedule and an augmentation function.
 
-A recipe is a complete set of training settings; ``mlp-functional train --recipe
-NAME`` starts from it and any flag overrides a field. Every recipe was chosen on a
-validation split carved from the training set; the test set is only reported
+A recipe is a name, a description and the settings it changes from the defaults of
+:class:`~mlp_functional.runs.settings.Settings`; ``mlp-functional train --recipe NAME``
+starts from it and any flag overrides a field. Every recipe was chosen on a validation
+split carved from the training set; the test set is only reported
 (``scripts/run_recipes.py`` reruns them and writes the README table).
 
->>> RECIPES["quick"].epochs
+The builders read settings by attribute, so any record with the fields they name works.
+The name lists (:data:`OPTIMIZERS`, :data:`SCHEDULES`, :data:`AUGMENTATIONS`) are the keys
+of the builders' own tables, so a name is valid exactly when something builds it.
+
+>>> RECIPES["quick"].changes["epochs"]
 3
->>> opt = make_optimizer(RECIPES["quick"], steps_per_epoch=430)
+>>> from mlp_functional.runs.settings import recipe_settings
+>>> opt = make_optimizer(recipe_settings("quick"), steps_per_epoch=430)
 >>> round(opt.rule.learning_rate(0), 6) > 0
 True
 """
@@ -17,11 +23,13 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from . import schedules
-from .optimizers import Optimizer, adam, adamw, momentum, sgd
-from .regularize import add_l2, clip_by_global_norm
+from .. import schedules
+from ..optimizers import Optimizer, adam, adamw, momentum, sgd
+from ..regularize import add_l2, clip_by_global_norm
 
 __all__ = [
     "AUGMENTATIONS",
@@ -34,96 +42,119 @@ __all__ = [
     "make_augment",
     "make_optimizer",
     "make_schedule",
+    "steps_per_epoch",
 ]
 
-OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
-SCHEDULES = ("constant", "step", "cosine", "warmup_cosine", "one_cycle")
+
+def _schedule_table() -> Mapping[str, Callable[[float, int, int], Any]]:
+    # (peak lr, total steps, warm-up steps) -> a constant or a `step -> lr` schedule
+    return MappingProxyType(
+        {
+            "constant": lambda lr, total, warmup: lr,
+            "step": lambda lr, total, warmup: schedules.step_decay(
+                lr, every=max(1, total // 3), factor=0.1
+            ),
+            "cosine": lambda lr, total, warmup: schedules.cosine(lr, total_steps=total),
+            "warmup_cosine": lambda lr, total, warmup: schedules.warmup_cosine(
+                lr, warmup_steps=min(warmup, total - 1) or 1, total_steps=max(total, 2)
+            ),
+            "one_cycle": lambda lr, total, warmup: schedules.one_cycle(lr, total_steps=total),
+        }
+    )
+
+
+_SCHEDULES = _schedule_table()
+#: The optimizers by name: ``(learning rate or schedule, settings) -> Optimizer``.
+_OPTIMIZERS: Mapping[str, Callable[[Any, Any], Optimizer]] = MappingProxyType(
+    {
+        "sgd": lambda lr, s: sgd(lr),
+        "momentum": lambda lr, s: momentum(lr, s.momentum),
+        "adam": lambda lr, s: adam(lr),
+        "adamw": lambda lr, s: adamw(lr, weight_decay=s.weight_decay),
+    }
+)
+OPTIMIZERS = tuple(_OPTIMIZERS)
+SCHEDULES = tuple(_SCHEDULES)
 AUGMENTATIONS = ("none", "affine", "elastic", "affine+elastic")
+#: Schedules whose learning rate falls over the run: extending such a run re-plans them.
+DECAYING_SCHEDULES = ("step", "cosine", "warmup_cosine", "one_cycle")
 #: The learning rate each optimizer uses unless told otherwise.
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3, "adamw": 1e-3}
+DEFAULT_LR: Mapping[str, float] = MappingProxyType(
+    {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3, "adamw": 1e-3}
+)
 
 
 class Recipe(NamedTuple):
-    """Every setting of a training run (the command line's flags have the same names)."""
+    """A named set of settings: what it changes from the defaults, and why."""
 
-    name: str = "default"
-    description: str = "784-256-128-10 ReLU, Adam 1e-3, 10 epochs, batch 128"
-    hidden: tuple[int, ...] = (256, 128)
-    activation: str = "relu"
-    epochs: int = 10
-    batch_size: int = 128
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    schedule: str = "constant"
-    warmup_epochs: float = 0.0
-    weight_decay: float = 0.0
-    l2: float = 0.0
-    clip: float = 0.0
-    dropout: float = 0.0
-    label_smoothing: float = 0.0
-    augment: str = "none"
-    max_shift: float = 2.0
-    max_rotation: float = 15.0
-    max_scale: float = 0.1
-    max_shear: float = 0.3
-    alpha: float = 34.0
-    sigma: float = 4.0
+    name: str
+    description: str
+    changes: Mapping[str, Any]
 
 
-RECIPES: dict[str, Recipe] = {
-    recipe.name: recipe
-    for recipe in (
-        Recipe(),
-        Recipe(
-            name="seed",
-            description="the seed notebook's model: one sigmoid hidden layer, plain SGD",
-            hidden=(64,),
-            activation="sigmoid",
-            epochs=10,
-            batch_size=64,
-            optimizer="sgd",
-            lr=0.1,
-        ),
-        Recipe(
-            name="quick",
-            description="784-2048-1024-10 ReLU, Adam with warm-up and cosine decay, label "
-            "smoothing 0.1, batch 64, 3 epochs",
-            hidden=(2048, 1024),
-            epochs=3,
-            batch_size=64,
-            optimizer="adam",
-            lr=1e-3,
-            schedule="warmup_cosine",
-            warmup_epochs=0.2,
-            label_smoothing=0.1,
-        ),
-        Recipe(
-            name="best",
-            description="784-1500-1000-500-10 ReLU, rotation, scaling, shifts and elastic "
-            "distortion (alpha 36, sigma 6), label smoothing 0.1, Adam with warm-up and cosine "
-            "decay, 80 epochs",
-            hidden=(1500, 1000, 500),
-            epochs=80,
-            batch_size=128,
-            optimizer="adam",
-            lr=1e-3,
-            schedule="warmup_cosine",
-            warmup_epochs=1.0,
-            label_smoothing=0.1,
-            augment="affine+elastic",
-            # As Ciresan et al. (2010) distort: no shear, larger scaling, smoother fields.
-            max_shear=0.0,
-            max_scale=0.15,
-            alpha=36.0,
-            sigma=6.0,
-        ),
-    )
-}
+def _recipe(name: str, description: str, **changes: Any) -> Recipe:
+    return Recipe(name, description, MappingProxyType(changes))
+
+
+RECIPES: Mapping[str, Recipe] = MappingProxyType(
+    {
+        recipe.name: recipe
+        for recipe in (
+            _recipe("default", "784-256-128-10 ReLU, Adam 1e-3, 10 epochs, batch 128"),
+            _recipe(
+                "seed",
+                "the seed notebook's model: one sigmoid hidden layer, plain SGD",
+                hidden=(64,),
+                activation="sigmoid",
+                epochs=10,
+                batch_size=64,
+                optimizer="sgd",
+                lr=0.1,
+            ),
+            _recipe(
+                "quick",
+                "784-2048-1024-10 ReLU, Adam with warm-up and cosine decay, label "
+                "smoothing 0.1, batch 64, 3 epochs",
+                hidden=(2048, 1024),
+                epochs=3,
+                batch_size=64,
+                optimizer="adam",
+                lr=1e-3,
+                schedule="warmup_cosine",
+                warmup_epochs=0.2,
+                label_smoothing=0.1,
+            ),
+            _recipe(
+                "best",
+                "784-1500-1000-500-10 ReLU, rotation, scaling, shifts and elastic "
+                "distortion (alpha 36, sigma 6), label smoothing 0.1, Adam with warm-up and "
+                "cosine decay, 80 epochs",
+                hidden=(1500, 1000, 500),
+                epochs=80,
+                batch_size=128,
+                optimizer="adam",
+                lr=1e-3,
+                schedule="warmup_cosine",
+                warmup_epochs=1.0,
+                label_smoothing=0.1,
+                augment="affine+elastic",
+                # As Ciresan et al. (2010) distort: no shear, larger scaling, smoother fields.
+                max_shear=0.0,
+                max_scale=0.15,
+                alpha=36.0,
+                sigma=6.0,
+            ),
+        )
+    }
+)
 
 
 def get_recipe(name: str) -> Recipe:
-    """The recipe of that name, or an error listing the names there are."""
+    """The recipe of that name, or an error listing the names there are.
+
+    >>> get_recipe("seed").changes["activation"]
+    'sigmoid'
+    """
     try:
         return RECIPES[name]
     except KeyError:
@@ -132,70 +163,62 @@ def get_recipe(name: str) -> Recipe:
         ) from None
 
 
-def make_schedule(recipe: Recipe, steps_per_epoch: int) -> Any:
-    """The learning rate as a constant or a ``step -> lr`` schedule over the whole run."""
-    total = max(1, recipe.epochs * steps_per_epoch)
-    warmup = max(1, round(recipe.warmup_epochs * steps_per_epoch))
-    if recipe.schedule == "constant":
-        return recipe.lr
-    if recipe.schedule == "step":
-        return schedules.step_decay(recipe.lr, every=max(1, total // 3), factor=0.1)
-    if recipe.schedule == "cosine":
-        return schedules.cosine(recipe.lr, total_steps=total)
-    if recipe.schedule == "warmup_cosine":
-        return schedules.warmup_cosine(
-            recipe.lr, warmup_steps=min(warmup, total - 1) or 1, total_steps=max(total, 2)
-        )
-    if recipe.schedule == "one_cycle":
-        return schedules.one_cycle(recipe.lr, total_steps=total)
-    raise ValueError(f"unknown schedule {recipe.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+def steps_per_epoch(n_examples: int, batch_size: int) -> int:
+    """``ceil(n / batch_size)``: the last batch may be short (the one place this is computed).
+
+    >>> steps_per_epoch(55_000, 128)
+    430
+    """
+    return math.ceil(n_examples / batch_size)
 
 
-def make_optimizer(recipe: Recipe, steps_per_epoch: int) -> Optimizer:
-    """The optimizer a recipe describes, with its schedule, L2 penalty and clipping."""
-    lr = make_schedule(recipe, steps_per_epoch)
-    if recipe.optimizer == "sgd":
-        opt = sgd(lr)
-    elif recipe.optimizer == "momentum":
-        opt = momentum(lr, recipe.momentum)
-    elif recipe.optimizer == "adam":
-        opt = adam(lr)
-    elif recipe.optimizer == "adamw":
-        opt = adamw(lr, weight_decay=recipe.weight_decay)
-    else:
+def make_schedule(settings: Any, steps_per_epoch: int) -> Any:
+    """The learning rate as a constant or a ``step -> lr`` schedule over all ``epochs``."""
+    total = max(1, settings.epochs * steps_per_epoch)
+    warmup = max(1, round(settings.warmup_epochs * steps_per_epoch))
+    try:
+        build = _SCHEDULES[settings.schedule]
+    except KeyError:
         raise ValueError(
-            f"unknown optimizer {recipe.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"
-        )
-    if recipe.l2:
-        opt = add_l2(opt, recipe.l2)
-    if recipe.clip:
-        opt = clip_by_global_norm(opt, recipe.clip)
+            f"unknown schedule {settings.schedule!r}: choose one of {', '.join(SCHEDULES)}"
+        ) from None
+    return build(settings.lr, total, warmup)
+
+
+def make_optimizer(settings: Any, steps_per_epoch: int) -> Optimizer:
+    """The optimizer the settings describe, with its schedule, L2 penalty and clipping."""
+    lr = make_schedule(settings, steps_per_epoch)
+    try:
+        opt = _OPTIMIZERS[settings.optimizer](lr, settings)
+    except KeyError:
+        raise ValueError(
+            f"unknown optimizer {settings.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"
+        ) from None
+    if settings.l2:
+        opt = add_l2(opt, settings.l2)
+    if settings.clip:
+        opt = clip_by_global_norm(opt, settings.clip)
     return opt
 
 
-def make_augment(recipe: Recipe) -> Any:
-    """``(key, batch) -> batch`` for the recipe's augmentation, or ``None``."""
-    if recipe.augment == "none":
+def make_augment(settings: Any) -> Any:
+    """``(key, batch) -> batch`` for the settings' augmentation, or ``None``."""
+    if settings.augment == "none":
         return None
-    if recipe.augment not in AUGMENTATIONS:
+    if settings.augment not in AUGMENTATIONS:
         raise ValueError(
-            f"unknown augmentation {recipe.augment!r}: choose one of {', '.join(AUGMENTATIONS)}"
+            f"unknown augmentation {settings.augment!r}: choose one of {', '.join(AUGMENTATIONS)}"
         )
-    from .augment import augment
+    from ..augment import augment
 
-    affine_on = "affine" in recipe.augment
-    elastic_on = "elastic" in recipe.augment
+    affine_on = "affine" in settings.augment
+    elastic_on = "elastic" in settings.augment
     return functools.partial(
         augment,
-        max_shift=recipe.max_shift if affine_on else 0.0,
-        max_rotation=recipe.max_rotation if affine_on else 0.0,
-        scale_range=(1 - recipe.max_scale, 1 + recipe.max_scale) if affine_on else (1.0, 1.0),
-        max_shear=recipe.max_shear if affine_on else 0.0,
-        alpha=recipe.alpha if elastic_on else 0.0,
-        sigma=recipe.sigma,
+        max_shift=settings.max_shift if affine_on else 0.0,
+        max_rotation=settings.max_rotation if affine_on else 0.0,
+        scale_range=(1 - settings.max_scale, 1 + settings.max_scale) if affine_on else (1.0, 1.0),
+        max_shear=settings.max_shear if affine_on else 0.0,
+        alpha=settings.alpha if elastic_on else 0.0,
+        sigma=settings.sigma,
     )
-
-
-def steps_per_epoch(n_examples: int, batch_size: int) -> int:
-    """``ceil(n / batch_size)``: the last batch may be short."""
-    return math.ceil(n_examples / batch_size)
