@@ -57,6 +57,8 @@ __all__ = [
     "load_run",
     "read_file",
     "new_run_dir",
+    "parse_file",
+    "present",
     "read_json",
     "write_json",
 ]
@@ -171,7 +173,7 @@ def load_run(run_dir: PathLike) -> Run:
         manifest = read_manifest(folder)
     except CommitError as e:
         raise RunError(str(e)) from None
-    files = set(manifest.files) if manifest is not None else _present(folder)
+    files = set(manifest.files) if manifest is not None else present(folder)
     if CONFIG_FILE not in files:
         raise RunError(
             f"{folder}: not a run folder (no {CONFIG_FILE}); pass the folder that "
@@ -202,7 +204,8 @@ def load_run(run_dir: PathLike) -> Run:
     return Run(params, config, history, metrics)
 
 
-def _present(folder: Path) -> set[str]:
+def present(folder: Path) -> set[str]:
+    """The run files a folder without a manifest holds."""
     return {name for name in RUN_FILES if (folder / name).exists()}
 
 

@@ -50,6 +50,7 @@ from .folder import (
     json_bytes,
     new_run_dir,
     parse_file,
+    present,
     read_file,
 )
 from .recipes import DECAYING_SCHEDULES, make_augment, make_optimizer, steps_per_epoch
@@ -448,6 +449,8 @@ def _reopen(
             f"{CONFIG_FILE} describes {'-'.join(map(str, sizes))}; the folder mixes two runs: "
             "train a new run"
         )
+    if MODEL_FILE in (manifest.files if manifest else present(folder)):
+        _read_model(folder, manifest, sizes)
     if settings.epochs < progress.epoch:
         raise SettingsError(
             f"{folder} has already trained {progress.epoch} epochs; pass epochs "
@@ -613,6 +616,23 @@ def train(session: Session) -> tuple[Session, str]:
     return session, FINISHED
 
 
+def _read_model(folder: Path, manifest: Manifest | None, sizes: list[int]) -> Params:
+    """The committed model, checked against the architecture config.json records."""
+    from .checkpoint import CheckpointError, decode_params
+
+    try:
+        params = decode_params(read_file(folder, manifest, MODEL_FILE), str(folder / MODEL_FILE))
+    except CheckpointError as e:
+        raise RunError(str(e)) from None
+    if list(params.sizes) != sizes:
+        raise RunError(
+            f"{folder}: {MODEL_FILE} holds a {'-'.join(map(str, params.sizes))} model, "
+            f"{CONFIG_FILE} describes {'-'.join(map(str, sizes))}; the folder mixes two runs: "
+            "train a new run"
+        )
+    return params
+
+
 def _evaluate_rows(params: Params, data: Split, rows: np.ndarray) -> tuple[float, float]:
     """Loss and accuracy on ``data``'s ``rows``, a chunk at a time (no full copy)."""
     from ..predict import evaluate
@@ -630,15 +650,9 @@ def _evaluate_rows(params: Params, data: Split, rows: np.ndarray) -> tuple[float
 def finish(session: Session) -> tuple[Session, dict[str, Any]]:
     """Evaluate the kept model on the training and test sets; commit metrics.json."""
     from ..predict import evaluate
-    from .checkpoint import CheckpointError, decode_params
 
     folder = session.folder
-    try:
-        params = decode_params(
-            read_file(folder, session.manifest, MODEL_FILE), str(folder / MODEL_FILE)
-        )
-    except CheckpointError as e:
-        raise RunError(str(e)) from None
+    params = _read_model(folder, session.manifest, session.config["model"]["sizes"])
     data, split, p = session.dataset, session.split, session.progress
     train_loss, train_acc = _evaluate_rows(params, data.train, split.train)
     test_loss, test_acc = evaluate(params, data.test.images, data.test.labels)
