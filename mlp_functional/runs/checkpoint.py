@@ -199,9 +199,7 @@ def _read_file(path: PathLike) -> bytes:
         raise CheckpointError(str(e)) from None
 
 
-def _decode(
-    name: str, data: bytes, kind: str
-) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _decode(name: str, data: bytes, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The parsed metadata and the tensors of a file written by this module."""
     from safetensors import SafetensorError
     from safetensors.numpy import load
@@ -381,7 +379,11 @@ def check_outputs(params: Params, name: str) -> Params:
     """
     from ..forward import propagate
 
-    probe = np.stack([np.zeros(params.sizes[0], params.dtype), np.ones(params.sizes[0], params.dtype)])
+    blank, full_ink = (
+        np.zeros(params.sizes[0], params.dtype),
+        np.ones(params.sizes[0], params.dtype),
+    )
+    probe = np.stack([blank, full_ink])
     with np.errstate(all="ignore"):
         logits = propagate(params, probe).logits
     if not np.isfinite(logits).all():

@@ -23,7 +23,8 @@ written before manifests existed are read as they were, every file checked on it
 ...     run = pathlib.Path(d)
 ...     config = {"model": {"sizes": [784, 32, 10]}}
 ...     model = init(key(0), [784, 32, 10])
-...     _ = commit(run, {CONFIG_FILE: json_bytes(config), MODEL_FILE: encode_params(model)}, epoch=1)
+...     files = {CONFIG_FILE: json_bytes(config), MODEL_FILE: encode_params(model)}
+...     _ = commit(run, files, epoch=1)
 ...     loaded = load_run(run)
 >>> loaded.params.sizes, loaded.history, loaded.metrics
 ((784, 32, 10), [], None)
@@ -55,10 +56,10 @@ __all__ = [
     "json_bytes",
     "jsonable",
     "load_run",
-    "read_file",
     "new_run_dir",
     "parse_file",
     "present",
+    "read_file",
     "read_json",
     "write_json",
 ]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import itertools
 import math
 import os
 import platform
@@ -135,7 +136,7 @@ class Session(NamedTuple):
     fault: Fault | None = None
 
 
-class _Stop(Exception):
+class _StopRequestedError(Exception):
     """Raised from the batch callback when a stop was asked for."""
 
 
@@ -193,17 +194,19 @@ def memory_needed(sizes: list[int], batch_size: int, itemsize: int = 4) -> int:
     >>> memory_needed([784, 256, 128, 10], 128) // 2**20
     31
     """
-    n_params = sum(i * o + o for i, o in zip(sizes, sizes[1:], strict=False))
+    n_params = sum(i * o + o for i, o in itertools.pairwise(sizes))
     batch = max(batch_size, EVAL_CHUNK) * sum(sizes) * 3
     return (5 * n_params + batch) * itemsize
 
 
 def _memory_available() -> int | None:
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+    with (
+        contextlib.suppress(OSError, ValueError, IndexError),
+        open("/proc/meminfo", encoding="ascii") as f,
+    ):
+        for line in f:
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
     with contextlib.suppress(AttributeError, ValueError, OSError):
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return None
@@ -350,8 +353,9 @@ def start(
                 params = init(init_key, sizes, activation=settings.activation)
                 state = init_state(shuffle_key, params, _optimizer(settings, split))
                 config = _config(settings, sizes, data, split)
+                progress = Progress()
                 yield Session(
-                    folder, settings, config, state, Progress(), [], data, split, None, events, fault
+                    folder, settings, config, state, progress, [], data, split, None, events, fault
                 )
             finally:
                 _remove_uncommitted(folder, created)
@@ -371,7 +375,8 @@ def _read_state(folder: Path, manifest: Manifest | None, optimizer: Any) -> tupl
 
     path = folder / STATE_FILE
     try:
-        state, raw = decode_train_state(read_file(folder, manifest, STATE_FILE), str(path), optimizer)
+        data = read_file(folder, manifest, STATE_FILE)
+        state, raw = decode_train_state(data, str(path), optimizer)
     except CheckpointError as e:
         raise RunError(str(e)) from None
     try:
@@ -428,7 +433,8 @@ def _reopen(
             f"{folder}: no epoch was committed, so there is nothing to resume; start the "
             f"run again with the command that started it (same --out {folder})"
         )
-    config = parse_file(folder / CONFIG_FILE, read_file(folder, manifest, CONFIG_FILE), check_config)
+    config_bytes = read_file(folder, manifest, CONFIG_FILE)
+    config = parse_file(folder / CONFIG_FILE, config_bytes, check_config)
     try:
         saved = from_record(config.get("settings"))
         settings = check(
@@ -451,6 +457,7 @@ def _reopen(
         )
     if MODEL_FILE in (manifest.files if manifest else present(folder)):
         _read_model(folder, manifest, sizes)
+    _check_memory(settings, sizes)
     if settings.epochs < progress.epoch:
         raise SettingsError(
             f"{folder} has already trained {progress.epoch} epochs; pass epochs "
@@ -568,7 +575,7 @@ def train(session: Session) -> tuple[Session, str]:
     def batch_done(examples: int) -> None:
         events.examples(examples)
         if events.stop():
-            raise _Stop
+            raise _StopRequestedError
 
     stream = fit(
         session.state,
@@ -604,14 +611,13 @@ def train(session: Session) -> tuple[Session, str]:
                 return session, EARLY_STOP
             if events.stop():
                 return session, STOPPED
-    except _Stop:
+    except _StopRequestedError:
         return session, STOPPED
     except DivergenceError as e:
         saved = f"; {session.folder} keeps epoch {session.progress.epoch}"
         raise RunError(
             f"training diverged in epoch {session.progress.epoch + 1} (loss {e.loss} at step "
-            f"{e.step}); try a smaller lr than {s.lr:g}"
-            + (saved if session.progress.epoch else "")
+            f"{e.step}); try a smaller lr than {s.lr:g}" + (saved if session.progress.epoch else "")
         ) from None
     return session, FINISHED
 

@@ -133,7 +133,9 @@ def list_of(shape: Shape, low: int = 0, high: int = _MAX_ITEMS) -> Shape:
     return check
 
 
-def record(required: Mapping[str, Shape], optional: Mapping[str, Shape] = {}) -> Shape:  # noqa: B006
+def record(
+    required: Mapping[str, Shape], optional: Mapping[str, Shape] = MappingProxyType({})
+) -> Shape:
     """An object with these fields (others are allowed, and ignored)."""
 
     def check(value: Any, where: str) -> None:

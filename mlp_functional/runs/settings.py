@@ -182,7 +182,8 @@ def _widths_problem(value: Any) -> str | None:
         and len(value) <= _MAX_LAYERS
         and all(_is_int(w) and 1 <= w <= _MAX_WIDTH for w in value)
     )
-    return None if ok else f"must be up to {_MAX_LAYERS} widths in [1, {_MAX_WIDTH:,}], got {value!r}"
+    what = f"up to {_MAX_LAYERS} widths in [1, {_MAX_WIDTH:,}]"
+    return None if ok else f"must be {what}, got {value!r}"
 
 
 def _parse_widths(text: str) -> tuple[int, ...]:
@@ -200,7 +201,9 @@ def _parse_widths(text: str) -> tuple[int, ...]:
 
 def _path(help: str | None, metavar: str) -> Spec:
     def problem(value: Any) -> str | None:
-        ok = value is None or (isinstance(value, str) and 0 < len(value) < 4096 and "\0" not in value)
+        ok = value is None or (
+            isinstance(value, str) and 0 < len(value) < 4096 and "\0" not in value
+        )
         return None if ok else f"must be a path or null, got {value!r}"
 
     def parse(text: str) -> str:
@@ -261,7 +264,9 @@ SPECS: Mapping[str, Spec] = MappingProxyType(
         "sigma": _number(0.0, math.inf, _augment + "elastic smoothness"),
         "seed": _count(0, _MAX_COUNT, "random seed (default 0)", None),
         "val_size": _count(
-            0, _MAX_COUNT, "validation examples carved from the training set (default 5000; 0 for none)"
+            0,
+            _MAX_COUNT,
+            "validation examples carved from the training set (default 5000; 0 for none)",
         ),
         "patience": _optional(
             _count(
