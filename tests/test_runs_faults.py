@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -276,7 +277,7 @@ def test_fuzzed_run_files_give_one_clear_error_or_a_valid_run(
 ) -> None:
     """Each file replaced by random bytes, random JSON or a damaged field, with the
     manifest vouching for it (so the reader's own checks are what is tested)."""
-    folder = tmp_path / f"fuzz-{data.draw(st.integers(0, 10**9))}"
+    folder = Path(tempfile.mkdtemp(dir=tmp_path)) / "run"
     shutil.copytree(straight, folder)
     original = (folder / name).read_bytes()
     mutated = data.draw(_mutations(original))

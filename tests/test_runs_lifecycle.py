@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from _runs_util import TOY_SETTINGS, toy_dataset
 
-from mlp_functional.runs import RunError, lifecycle, load_run
+from mlp_functional.runs import RunError, lifecycle, load_run, resources
 from mlp_functional.runs.commit import read_manifest
 from mlp_functional.runs.settings import SPECS, Settings, SettingsError, check, from_record
 
@@ -60,7 +60,7 @@ def test_epochs_is_the_total_and_extending_a_decaying_schedule_says_so(tmp_path:
 def test_sizes_are_checked_before_allocating(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(lifecycle, "_memory_available", lambda: 8 * 2**30)
+    monkeypatch.setattr(resources, "_memory_available", lambda: 8 * 2**30)
     for changes in ({"batch_size": 10_000_000}, {"hidden": (100_000, 100_000)}):
         refused = pytest.raises(RunError, match=r"needs about [\d.]+ GiB of memory, 8\.0 GiB is")
         settings = TOY_SETTINGS._replace(**changes)
@@ -101,11 +101,11 @@ def test_a_full_disk_names_the_file_what_is_saved_and_how_to_resume(
 
 def test_data_dir_must_exist_and_hold_every_file(tmp_path: Path, make_tiny) -> None:
     with pytest.raises(RunError, match="no such folder"):
-        lifecycle.load_data(Settings(data_dir=str(tmp_path / "nope")))
+        resources.load_data(Settings(data_dir=str(tmp_path / "nope")))
     (tmp_path / "some").mkdir()
     (tmp_path / "some" / "train-images-idx3-ubyte.gz").write_bytes(b"x")
     with pytest.raises(RunError, match=r"missing train-labels-idx1-ubyte\.gz, t10k-images"):
-        lifecycle.load_data(Settings(data_dir=str(tmp_path / "some")))
+        resources.load_data(Settings(data_dir=str(tmp_path / "some")))
 
 
 def test_settings_records_are_checked_field_by_field() -> None:
@@ -190,3 +190,14 @@ def test_a_folder_killed_before_its_first_commit_restarts_with_the_same_command(
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in (tmp_path / "r").iterdir() if p.name.startswith(".")) == [".lock"]
     shutil.rmtree(tmp_path / "r")
+
+
+def test_a_folder_from_before_manifests_is_read_and_resumed_as_before(tmp_path: Path) -> None:
+    folder = tmp_path / "old"
+    with lifecycle.start(TOY_SETTINGS._replace(epochs=1), folder, dataset=toy_dataset()) as run:
+        run, _ = lifecycle.train(run)
+    (folder / "manifest.json").unlink()  # as the previous version left its folders
+    assert len(load_run(folder).history) == 1
+    with lifecycle.resume(folder, epochs=2, dataset=toy_dataset()) as run:
+        run, outcome = lifecycle.train(run)
+    assert (outcome, read_manifest(folder).epoch) == ("finished", 2)

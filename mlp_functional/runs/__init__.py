@@ -3,6 +3,7 @@
 - :mod:`.settings`: every setting, declared once (defaults, ranges, help).
 - :mod:`.recipes`: named settings, and the builders of optimizer, schedule, augmentation.
 - :mod:`.lifecycle`: start, resume, train with a commit per epoch, stop, finish.
+- :mod:`.resources`: the data a run reads (one function) and the memory it will need.
 - :mod:`.folder`: the run folder's files and :func:`load_run`.
 - :mod:`.commit`, :mod:`.lock`, :mod:`.schema`: the commit point, the writer's lock and
   the shapes every file is checked against.
@@ -32,7 +33,8 @@ from .folder import (
     read_json,
     write_json,
 )
-from .lifecycle import Events, Progress, Session, finish, load_data, resume, start, train
+from .lifecycle import Events, Progress, Session, finish, resume, start, train
+from .resources import load_data
 from .settings import Settings, SettingsError, resolve
 
 __all__ = [

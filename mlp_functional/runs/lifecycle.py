@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import itertools
 import math
 import os
 import platform
@@ -55,6 +54,8 @@ from .folder import (
     read_file,
 )
 from .recipes import DECAYING_SCHEDULES, make_augment, make_optimizer, steps_per_epoch
+from .resources import EVAL_CHUNK, check_memory, keys, load_data
+from .resources import split as split_rows
 from .schema import check_config, check_history, check_progress
 from .settings import Settings, SettingsError, check, from_record
 
@@ -71,16 +72,12 @@ __all__ = [
     "Progress",
     "Session",
     "finish",
-    "load_data",
-    "memory_needed",
     "resume",
     "start",
     "train",
 ]
 
 CONFIG_VERSION = 1
-#: Rows evaluated at a time when measuring the training split.
-EVAL_CHUNK = 2_000
 #: What ``train`` returns as its outcome.
 FINISHED, EARLY_STOP, STOPPED = "finished", "early_stop", "stopped"
 
@@ -138,107 +135,6 @@ class Session(NamedTuple):
 
 class _StopRequestedError(Exception):
     """Raised from the batch callback when a stop was asked for."""
-
-
-# ---- data and memory -------------------------------------------------------------------
-
-
-def _check_data_dir(settings: Settings) -> None:
-    """``data_dir`` must exist and hold every file: never fall back to another place."""
-    from ..data import get_spec
-
-    spec = get_spec(settings.dataset)
-    folder = Path(settings.data_dir or "")
-    if not folder.is_dir():
-        raise RunError(
-            f"data_dir {folder}: no such folder; pass the folder holding "
-            f"{', '.join(f.name for f in spec.files)}"
-        )
-    places = (folder, folder / spec.name)
-    missing = [
-        f.name for f in spec.files if not any((p / n).is_file() for p in places for n in f.names)
-    ]
-    if missing:
-        raise RunError(
-            f"data_dir {folder}: missing {', '.join(missing)}; put the dataset's files there "
-            "or leave out data_dir"
-        )
-
-
-def load_data(settings: Settings) -> Dataset:
-    """The data a run trains on: the one place runs read data from.
-
-    ``data_dir`` given: exactly that folder (a missing folder or file is an error, with no
-    fallback). ``data`` (your own files) is reserved and refused until its readers exist.
-    """
-    from ..data import load
-
-    if settings.data is not None:
-        raise RunError(
-            f"data {settings.data}: reading your own data is not supported yet; "
-            "train on a dataset instead"
-        )
-    if settings.data_dir is not None:
-        _check_data_dir(settings)
-    return load(settings.dataset, data_dir=settings.data_dir)
-
-
-def _gib(n: float) -> str:
-    return f"{n / 2**30:.1f} GiB"
-
-
-def memory_needed(sizes: list[int], batch_size: int, itemsize: int = 4) -> int:
-    """Bytes training needs beyond the data, roughly: the params five times over (params,
-    gradients, two optimizer moments, the update) and three batch-sized buffers per layer.
-
-    >>> memory_needed([784, 256, 128, 10], 128) // 2**20
-    31
-    """
-    n_params = sum(i * o + o for i, o in itertools.pairwise(sizes))
-    batch = max(batch_size, EVAL_CHUNK) * sum(sizes) * 3
-    return (5 * n_params + batch) * itemsize
-
-
-def _memory_available() -> int | None:
-    with (
-        contextlib.suppress(OSError, ValueError, IndexError),
-        open("/proc/meminfo", encoding="ascii") as f,
-    ):
-        for line in f:
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    with contextlib.suppress(AttributeError, ValueError, OSError):
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return None
-
-
-def _check_memory(settings: Settings, sizes: list[int]) -> None:
-    need, have = memory_needed(sizes, settings.batch_size), _memory_available()
-    if have is not None and need > have:
-        shape = "-".join(map(str, sizes))
-        raise RunError(
-            f"{shape} with batch_size {settings.batch_size} needs about {_gib(need)} of "
-            f"memory, {_gib(have)} is available; use a smaller batch_size or hidden sizes"
-        )
-
-
-def _keys(seed: int) -> tuple[Any, Any, Any]:
-    from ..random import key, split
-
-    init_key, shuffle_key, split_key = split(key(seed), 3)
-    return init_key, shuffle_key, split_key
-
-
-def _split(settings: Settings, dataset: Dataset) -> TrainVal:
-    from ..data import train_val_split
-
-    n = len(dataset.train.labels)
-    if settings.val_size >= n:
-        raise SettingsError(
-            f"val_size {settings.val_size} leaves no training examples out of {n}; "
-            f"use at most {n - 1}"
-        )
-    return train_val_split(_keys(settings.seed)[2], *dataset.train, settings.val_size)
 
 
 def _optimizer(settings: Settings, split: TrainVal) -> Any:
@@ -346,10 +242,10 @@ def start(
             _clear_uncommitted(folder)
             try:
                 data = dataset if dataset is not None else load_data(settings)
-                split = _split(settings, data)
+                split = split_rows(settings, data)
                 sizes = [data.train.images[0].size, *settings.hidden, len(data.classes)]
-                _check_memory(settings, sizes)
-                init_key, shuffle_key, _ = _keys(settings.seed)
+                check_memory(settings, sizes)
+                init_key, shuffle_key, _ = keys(settings.seed)
                 params = init(init_key, sizes, activation=settings.activation)
                 state = init_state(shuffle_key, params, _optimizer(settings, split))
                 config = _config(settings, sizes, data, split)
@@ -446,7 +342,7 @@ def _reopen(
     except SettingsError as e:
         raise RunError(f"{folder / CONFIG_FILE}: settings: {e}; train a new run") from None
     data = dataset if dataset is not None else load_data(settings)
-    split = _split(settings, data)
+    split = split_rows(settings, data)
     state, progress = _read_state(folder, manifest, _optimizer(settings, split))
     sizes = [data.train.images[0].size, *settings.hidden, len(data.classes)]
     if list(state.params.sizes) != config["model"]["sizes"] or list(state.params.sizes) != sizes:
@@ -457,7 +353,7 @@ def _reopen(
         )
     if MODEL_FILE in (manifest.files if manifest else present(folder)):
         _read_model(folder, manifest, sizes)
-    _check_memory(settings, sizes)
+    check_memory(settings, sizes)
     if settings.epochs < progress.epoch:
         raise SettingsError(
             f"{folder} has already trained {progress.epoch} epochs; pass epochs "
