@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NoReturn
 
 __all__ = [
@@ -35,7 +37,9 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 #: Optional dependency (top-level module) -> the extra that installs it.
-EXTRAS = {"matplotlib": "plot", "PIL": "images", "sklearn": "compare", "playwright": "browser"}
+EXTRAS: Mapping[str, str] = MappingProxyType(
+    {"matplotlib": "plot", "PIL": "images", "sklearn": "compare", "playwright": "browser"}
+)
 
 
 class CliError(Exception):
