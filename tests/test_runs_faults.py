@@ -214,8 +214,8 @@ def test_a_fifo_in_place_of_the_model_does_not_hang(straight: Path, tmp_path: Pa
     previous = signal.signal(signal.SIGALRM, lambda *a: pytest.fail("hung on a FIFO"))
     signal.alarm(30)
     try:
-        for action in (lambda f: load_run(f), lambda f: _resume(f, epochs=3)):
-            with pytest.raises(RunError, match=r"model\.safetensors"):
+        for action in (lambda f: load_run(f), lambda f: _resume(f, epochs=2)):
+            with pytest.raises(RunError, match=r"model\.safetensors: not a regular file"):
                 action(folder)
         (folder / MANIFEST_FILE).unlink()  # a folder from before manifests: read directly
         with pytest.raises(RunError, match="not a regular file"):

@@ -38,6 +38,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from .errors import RunError
+
 __all__ = [
     "MANIFEST_FILE",
     "CommitError",
@@ -63,7 +65,7 @@ MAX_FILE_BYTES = 1 << 32
 Fault = Callable[[str], None]
 
 
-class CommitError(Exception):
+class CommitError(RunError):
     """A run folder's file is missing, damaged, or not what its manifest names."""
 
 
@@ -170,7 +172,10 @@ def read_manifest(folder: Path) -> Manifest | None:
 def _matches(path: Path, entry: Entry) -> bytes | None:
     """The bytes of ``path`` if they are the ones ``entry`` names."""
     try:
-        if path.stat().st_size != entry.size:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            read_regular(path)  # raises, naming what the file is instead
+        if info.st_size != entry.size:
             return None
         data = read_regular(path, entry.size)
     except FileNotFoundError:

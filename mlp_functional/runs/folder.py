@@ -42,6 +42,7 @@ from typing import Any, NamedTuple
 from ..params import Params
 from .checkpoint import CheckpointError, decode_params, write_atomic
 from .commit import CommitError, Manifest, read_committed, read_manifest, read_regular
+from .errors import RunError
 from .schema import SchemaError, check_config, check_history, check_metrics, parse_json
 
 __all__ = [
@@ -73,10 +74,6 @@ METRICS_FILE = "metrics.json"
 RUN_FILES = (CONFIG_FILE, MODEL_FILE, HISTORY_FILE, STATE_FILE, METRICS_FILE)
 
 PathLike = str | os.PathLike[str]
-
-
-class RunError(Exception):
-    """A run folder is missing, incomplete or inconsistent."""
 
 
 class Run(NamedTuple):

@@ -23,12 +23,14 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import RunError
+
 __all__ = ["LOCK_FILE", "LockedError", "hold"]
 
 LOCK_FILE = ".lock"
 
 
-class LockedError(Exception):
+class LockedError(RunError):
     """Another process is writing the run folder."""
 
 
