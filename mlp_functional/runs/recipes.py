@@ -14,8 +14,9 @@ of the builders' own tables, so a name is valid exactly when something builds it
 >>> RECIPES["quick"].changes["epochs"]
 3
 >>> from mlp_functional.runs.settings import recipe_settings
+>>> from mlp_functional.train import learning_rate_of
 >>> opt = make_optimizer(recipe_settings("quick"), steps_per_epoch=430)
->>> round(opt.rule.learning_rate(0), 6) > 0
+>>> round(learning_rate_of(opt, 0), 6) > 0
 True
 """
 
@@ -28,8 +29,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from .. import schedules
-from ..optimizers import Optimizer, adam, adamw, momentum, sgd
-from ..regularize import add_l2, clip_by_global_norm
+from ..optimizers import Optimizer, adam, adamw, add_l2, chain, clip_by_global_norm, momentum, sgd
 
 __all__ = [
     "AUGMENTATIONS",
@@ -194,11 +194,10 @@ def make_optimizer(settings: Any, steps_per_epoch: int) -> Optimizer:
         raise ValueError(
             f"unknown optimizer {settings.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"
         ) from None
-    if settings.l2:
-        opt = add_l2(opt, settings.l2)
-    if settings.clip:
-        opt = clip_by_global_norm(opt, settings.clip)
-    return opt
+    # Clip the raw gradient, then add the penalty's gradient, then take the step.
+    before = [clip_by_global_norm(settings.clip)] if settings.clip else []
+    before += [add_l2(settings.l2)] if settings.l2 else []
+    return chain(*before, opt) if before else opt
 
 
 def make_augment(settings: Any) -> Any:
