@@ -205,3 +205,14 @@ def test_a_folder_from_before_manifests_is_read_and_resumed_as_before(tmp_path: 
     with lifecycle.resume(folder, epochs=2, dataset=toy_dataset()) as run:
         run, outcome = lifecycle.train(run)
     assert (outcome, read_manifest(folder).epoch) == ("finished", 2)
+
+
+def test_warnings_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import warnings
+
+    from mlp_functional.cli.main import _one_line_warning
+
+    _one_line_warning(UserWarning("cache file damaged:\n  downloading again"), UserWarning, "x", 1)
+    err = capsys.readouterr().err
+    assert err == "mlp-functional: warning: cache file damaged: downloading again\n"
+    assert warnings.showwarning is not _one_line_warning  # only inside a command

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 
@@ -100,7 +101,9 @@ def pytorch_epoch(
     return epoch
 
 
-PEERS = {"scikit-learn": sklearn_epoch, "pytorch": pytorch_epoch}
+PEERS: Mapping[str, Callable[..., Callable[[], None]]] = MappingProxyType(
+    {"scikit-learn": sklearn_epoch, "pytorch": pytorch_epoch}
+)
 
 
 #: Exit status of ``python -m mlp_functional.cli.peer`` when the library is not installed.
