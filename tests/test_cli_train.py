@@ -206,7 +206,7 @@ def test_divergence_before_the_first_checkpoint_leaves_nothing(
 ) -> None:
     args = ("train", "--hidden", "16", "--optimizer", "sgd", "--lr", "1e30", "--out", "boom")
     line = one_line_error(cli(*args, cwd=tmp_path, env=env))
-    assert "diverged" in line and "smaller lr" in line
+    assert "diverged" in line and "--lr" in line
     assert not (tmp_path / "boom").exists()
 
 

@@ -110,11 +110,11 @@ def test_data_dir_must_exist_and_hold_every_file(tmp_path: Path, make_tiny) -> N
 
 def test_settings_records_are_checked_field_by_field() -> None:
     record = Settings()._asdict()
-    with pytest.raises(SettingsError, match="warmup_epochs must be a number in"):
+    with pytest.raises(SettingsError, match="`warmup_epochs` must be a number in"):
         from_record({**record, "warmup_epochs": 1e308})
     with pytest.raises(SettingsError, match="lack recipe"):
         from_record({"lr": 1})
-    with pytest.raises(SettingsError, match="patience needs a validation split"):
+    with pytest.raises(SettingsError, match="`patience` needs a validation split"):
         check(Settings(patience=2, val_size=0))
     assert from_record({k: v for k, v in record.items() if k != "data"}).data is None
     assert set(SPECS) == set(Settings._fields)
@@ -143,10 +143,10 @@ def test_a_missing_data_dir_is_an_error_also_on_resume(
     from _cli_util import cli, copy_run, one_line_error
 
     line = one_line_error(cli("train", "--data-dir", "nope", "--out", "r", cwd=tmp_path, env=env))
-    assert "data_dir nope: no such folder" in line and not (tmp_path / "r").exists()
+    assert "--data-dir nope: no such folder" in line and not (tmp_path / "r").exists()
     resumed = copy_run(run_dir, tmp_path / "again")
     args = ("train", "--resume", str(resumed), "--data-dir", "nope", "--epochs", "2")
-    assert "data_dir nope: no such folder" in one_line_error(cli(*args, cwd=tmp_path, env=env))
+    assert "--data-dir nope: no such folder" in one_line_error(cli(*args, cwd=tmp_path, env=env))
 
 
 def test_evaluate_into_a_closed_pipe_exits_quietly(run_dir: Path, tmp_path: Path, env) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import math
+import re
 import signal
 import sys
 import threading
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..runs.errors import RunError
 from ..runs.settings import SPECS, Settings, SettingsError
 from ..runs.settings import resolve as resolve_settings
 from .errors import PROG, Parser, UsageError
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from ..runs.lifecycle import Session
     from ..train import EpochLog
 
-__all__ = ["add_parser", "build_parser_for_tests", "flag", "resolve", "run"]
+__all__ = ["add_parser", "build_parser_for_tests", "flag", "in_flags", "resolve", "run"]
 
 HELP = "train a network on MNIST or Fashion-MNIST and save it in a run folder"
 #: Settings ``--resume`` takes from the command line; the rest come from config.json.
@@ -98,10 +100,17 @@ def _given(args: argparse.Namespace) -> dict[str, Any]:
     return {k: v for k, v in vars(args).items() if k in SPECS and v is not None}
 
 
+def in_flags(text: str) -> str:
+    """A message of the run library in the command's words: `name` becomes its flag.
+
+    >>> in_flags("`batch_size` 0 is too small; `seed` too")
+    '--batch-size 0 is too small; --seed too'
+    """
+    return re.sub(r"`([a-z_]+)`", lambda m: flag(m[1]) if m[1] in SPECS else m[1], text)
+
+
 def _usage(e: SettingsError) -> UsageError:
-    """A settings error in the command's words: field names become flags."""
-    words = [flag(w) if w in SPECS else w for w in str(e).split(" ")]
-    return UsageError(" ".join(words))
+    return UsageError(in_flags(str(e)))
 
 
 def resolve(args: argparse.Namespace) -> Settings:
@@ -273,6 +282,8 @@ def run(args: argparse.Namespace) -> int:
                 session, metrics = finish(session)
         except SettingsError as e:
             raise _usage(e) from None
+        except RunError as e:
+            raise RunError(in_flags(str(e))) from None
         except KeyboardInterrupt:
             return _stopped(last[-1], signal.SIGINT) if last else 128 + signal.SIGINT
     print(

@@ -340,7 +340,8 @@ def _reopen(
             )
         )
     except SettingsError as e:
-        raise RunError(f"{folder / CONFIG_FILE}: settings: {e}; train a new run") from None
+        plain = str(e).replace("`", "")
+        raise RunError(f"{folder / CONFIG_FILE}: settings: {plain}; train a new run") from None
     data = dataset if dataset is not None else load_data(settings)
     split = split_rows(settings, data)
     state, progress = _read_state(folder, manifest, _optimizer(settings, split))
@@ -356,7 +357,7 @@ def _reopen(
     check_memory(settings, sizes)
     if settings.epochs < progress.epoch:
         raise SettingsError(
-            f"{folder} has already trained {progress.epoch} epochs; pass epochs "
+            f"{folder} has already trained {progress.epoch} epochs; pass `epochs` "
             f"{progress.epoch} or more"
         )
     history = []
@@ -513,7 +514,8 @@ def train(session: Session) -> tuple[Session, str]:
         saved = f"; {session.folder} keeps epoch {session.progress.epoch}"
         raise RunError(
             f"training diverged in epoch {session.progress.epoch + 1} (loss {e.loss} at step "
-            f"{e.step}); try a smaller lr than {s.lr:g}" + (saved if session.progress.epoch else "")
+            f"{e.step}); try a smaller `lr` than {s.lr:g}"
+            + (saved if session.progress.epoch else "")
         ) from None
     return session, FINISHED
 

@@ -35,7 +35,7 @@ def _check_data_dir(settings: Settings) -> None:
     folder = Path(settings.data_dir or "")
     if not folder.is_dir():
         raise RunError(
-            f"data_dir {folder}: no such folder; pass the folder holding "
+            f"`data_dir` {folder}: no such folder; pass the folder holding "
             f"{', '.join(f.name for f in spec.files)}"
         )
     places = (folder, folder / spec.name)
@@ -44,8 +44,8 @@ def _check_data_dir(settings: Settings) -> None:
     ]
     if missing:
         raise RunError(
-            f"data_dir {folder}: missing {', '.join(missing)}; put the dataset's files there "
-            "or leave out data_dir"
+            f"`data_dir` {folder}: missing {', '.join(missing)}; put the dataset's files there "
+            "or leave out `data_dir`"
         )
 
 
@@ -102,8 +102,8 @@ def check_memory(settings: Settings, sizes: list[int]) -> None:
     if have is not None and need > have:
         shape = "-".join(map(str, sizes))
         raise RunError(
-            f"{shape} with batch_size {settings.batch_size} needs about {_gib(need)} of "
-            f"memory, {_gib(have)} is available; use a smaller batch_size or hidden sizes"
+            f"{shape} with `batch_size` {settings.batch_size} needs about {_gib(need)} of "
+            f"memory, {_gib(have)} is available; use a smaller `batch_size` or `hidden` sizes"
         )
 
 
@@ -122,7 +122,7 @@ def split(settings: Settings, dataset: Dataset) -> TrainVal:
     n = len(dataset.train.labels)
     if settings.val_size >= n:
         raise SettingsError(
-            f"val_size {settings.val_size} leaves no training examples out of {n}; "
+            f"`val_size` {settings.val_size} leaves no training examples out of {n}; "
             f"use at most {n - 1}"
         )
     return train_val_split(keys(settings.seed)[2], *dataset.train, settings.val_size)

@@ -286,13 +286,13 @@ def check(settings: Settings) -> Settings:
     >>> check(Settings(dropout=1.5))
     Traceback (most recent call last):
     ...
-    mlp_functional.runs.settings.SettingsError: dropout must be a number in [0, 1), got 1.5
+    mlp_functional.runs.settings.SettingsError: `dropout` must be a number in [0, 1), got 1.5
     """
     for name, value in zip(Settings._fields, settings, strict=True):
         if (why := SPECS[name].problem(value)) is not None:
-            raise SettingsError(f"{name} {why}")
+            raise SettingsError(f"`{name}` {why}")
     if settings.patience is not None and settings.val_size == 0:
-        raise SettingsError("patience needs a validation split; set val_size above 0")
+        raise SettingsError("`patience` needs a validation split; set `val_size` above 0")
     return settings
 
 
@@ -351,5 +351,5 @@ def from_record(raw: Any) -> Settings:
         raise SettingsError(detail)
     hidden = raw["hidden"]
     if (why := _widths_problem(hidden)) is not None:
-        raise SettingsError(f"hidden {why}")
+        raise SettingsError(f"`hidden` {why}")
     return check(Settings(**{**raw, "hidden": tuple(hidden)}))
