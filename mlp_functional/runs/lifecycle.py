@@ -382,7 +382,7 @@ def _reopen(
     ):
         events.note(
             f"the {settings.schedule} schedule now spans {settings.epochs} epochs instead of "
-            f"{saved.epochs}, so the result differs from a straight run of {settings.epochs}"
+            f"{saved.epochs}, so the result differs from a straight run of {settings.epochs} epochs"
         )
     config = {**config, "settings": settings._asdict()}
     return Session(
