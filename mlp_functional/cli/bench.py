@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..runs.recipes import OPTIMIZERS
 from .argtypes import hidden_sizes, positive_int
 
 __all__ = ["add_parser", "blas_info", "cpu_model", "run", "train_peak_memory_mb"]
@@ -31,7 +32,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("bench", help=HELP, description=HELP + ".")
     p.add_argument("--hidden", type=hidden_sizes, default=(256, 128), metavar="W1,W2")
     p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="adam")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     p.add_argument("--repeats", type=positive_int, default=5, help="rounds, alternating")
     p.add_argument("--compare", action="store_true", help="also time scikit-learn and PyTorch")
     p.add_argument(

@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from ..data.registry import DATASETS
 from .argtypes import positive_int
 
 __all__ = ["add_parser", "class_names", "format_table", "run"]
@@ -25,7 +26,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `train`")
     p.add_argument(
         "--dataset",
-        choices=("mnist", "fashion-mnist"),
+        choices=tuple(DATASETS),
         help="test set to use (default: the run's own)",
     )
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's four files")
