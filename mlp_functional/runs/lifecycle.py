@@ -171,8 +171,10 @@ def _config(settings: Settings, sizes: list[int], dataset: Dataset, split: Train
 
 # ---- starting and resuming -------------------------------------------------------------
 
-#: What a folder may hold and still count as "nothing committed" (so it can be restarted).
-_RESTARTABLE = frozenset({CONFIG_FILE, MODEL_FILE, HISTORY_FILE, METRICS_FILE, lock.LOCK_FILE})
+#: What a folder may hold and still count as "nothing committed" (so it can be restarted):
+#: what a kill before the first commit, or an earlier version's kill before its state file,
+#: leaves. A finished run (metrics.json) or any other file makes it someone's work.
+_RESTARTABLE = frozenset({CONFIG_FILE, MODEL_FILE, HISTORY_FILE, lock.LOCK_FILE})
 
 
 def _claim(out: str | os.PathLike[str] | None, root: str | os.PathLike[str]) -> Path:
