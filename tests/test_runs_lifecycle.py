@@ -216,3 +216,19 @@ def test_warnings_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     err = capsys.readouterr().err
     assert err == "mlp-functional: warning: cache file damaged: downloading again\n"
     assert warnings.showwarning is not _one_line_warning  # only inside a command
+
+
+def test_out_never_clears_a_finished_run_without_its_state(tmp_path: Path) -> None:
+    folder = tmp_path / "done"
+    with lifecycle.start(TOY_SETTINGS._replace(epochs=1), folder, dataset=toy_dataset()) as run:
+        run, _ = lifecycle.train(run)
+        lifecycle.finish(run)
+    for name in ("manifest.json", "state.safetensors"):  # as an earlier version, state lost
+        (folder / name).unlink()
+    before = sorted(p.name for p in folder.iterdir())
+    with (
+        pytest.raises(RunError, match="not empty"),
+        lifecycle.start(TOY_SETTINGS, folder, dataset=toy_dataset()),
+    ):
+        pass
+    assert sorted(p.name for p in folder.iterdir()) == before
