@@ -239,32 +239,27 @@ def start(
     check(settings)
     created = out is None or not Path(out).exists()
     folder = _claim(out, root)
-    try:
-        with lock.hold(folder):
-            _clear_uncommitted(folder)
-            try:
-                data = dataset if dataset is not None else load_data(settings)
-                split = split_rows(settings, data)
-                sizes = [data.train.images[0].size, *settings.hidden, len(data.classes)]
-                check_memory(settings, sizes)
-                init_key, shuffle_key, _ = keys(settings.seed)
-                params = init(init_key, sizes, activation=settings.activation)
-                state = init_state(shuffle_key, params, _optimizer(settings, split))
-                config = _config(settings, sizes, data, split)
-                progress = Progress()
-                yield Session(
-                    folder, settings, config, state, progress, [], data, split, None, events, fault
-                )
-            finally:
-                _remove_uncommitted(folder, created)
-    except lock.LockedError as e:
-        raise RunError(str(e)) from None
+    with lock.hold(folder):
+        _clear_uncommitted(folder)
+        try:
+            data = dataset if dataset is not None else load_data(settings)
+            split = split_rows(settings, data)
+            sizes = [data.train.images[0].size, *settings.hidden, len(data.classes)]
+            check_memory(settings, sizes)
+            init_key, shuffle_key, _ = keys(settings.seed)
+            params = init(init_key, sizes, activation=settings.activation)
+            state = init_state(shuffle_key, params, _optimizer(settings, split))
+            config = _config(settings, sizes, data, split)
+            yield Session(
+                folder, settings, config, state, Progress(), [], data, split, None, events, fault
+            )
+        finally:
+            _remove_uncommitted(folder, created)
 
 
-def _adopt(folder: Path) -> Manifest:
+def _adopt(folder: Path, epoch: int) -> Manifest:
     """Commit a folder written before manifests as it is (after it has been checked)."""
     files = {name: read_file(folder, None, name) for name in RUN_FILES if (folder / name).exists()}
-    epoch = len(parse_file(folder / HISTORY_FILE, files.get(HISTORY_FILE, b"[]")))
     return commit(folder, files, epoch=epoch)
 
 
@@ -308,11 +303,8 @@ def resume(
     folder = Path(run_dir)
     if not folder.is_dir():
         raise RunError(f"{folder}: no such run folder; check the path")
-    try:
-        with lock.hold(folder):
-            yield _reopen(folder, epochs, data_dir, events, dataset, fault)
-    except lock.LockedError as e:
-        raise RunError(str(e)) from None
+    with lock.hold(folder):
+        yield _reopen(folder, epochs, data_dir, events, dataset, fault)
 
 
 def _reopen(
@@ -376,7 +368,7 @@ def _reopen(
     ):
         raise RunError(f"{folder}: the data differ from the data this run started with")
     if legacy:
-        manifest = _adopt(folder)
+        manifest = _adopt(folder, progress.epoch)
     if (
         settings.epochs != saved.epochs
         and settings.schedule in DECAYING_SCHEDULES
