@@ -346,7 +346,8 @@ def _reopen(
             f"{CONFIG_FILE} describes {'-'.join(map(str, sizes))}; the folder mixes two runs: "
             "train a new run"
         )
-    if MODEL_FILE in (manifest.files if manifest else present(folder)):
+    files = set(manifest.files) if manifest else present(folder)
+    if MODEL_FILE in files:
         _read_model(folder, manifest, sizes)
     check_memory(settings, sizes)
     if settings.epochs < progress.epoch:
@@ -355,7 +356,7 @@ def _reopen(
             f"{progress.epoch} or more"
         )
     history = []
-    if HISTORY_FILE in (manifest.files if manifest else {HISTORY_FILE}):
+    if HISTORY_FILE in files:
         history = parse_file(
             folder / HISTORY_FILE, read_file(folder, manifest, HISTORY_FILE), check_history
         )
