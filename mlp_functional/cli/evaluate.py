@@ -12,6 +12,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from ..data.registry import DATASETS
 from .argtypes import positive_int
 
 __all__ = ["add_parser", "class_names", "format_table", "run", "run_dataset"]
@@ -25,7 +26,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `train`")
     p.add_argument(
         "--dataset",
-        choices=("mnist", "fashion-mnist"),
+        choices=tuple(DATASETS),
         help="test set to use (default: the run's own)",
     )
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's four files")
@@ -84,8 +85,8 @@ def run_dataset(
 
 def run(args: argparse.Namespace) -> int:
     """Print the test accuracy, per-class scores, the confusion matrix and top mistakes."""
+    from ..engines import predict_proba
     from ..metrics import confident_mistakes, confusion_matrix, per_class, percent
-    from ..predict import predict_proba
     from ..runs import load_run
 
     run_ = load_run(args.run_dir)

@@ -108,11 +108,10 @@ def _numbers(run: Any, test_accuracy: float) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Write the figures and index.html; print where."""
-    from .. import plots
-    from ..checkpoint import write_atomic
+    from ..engines import predict_proba
     from ..metrics import confident_mistakes, confusion_matrix
-    from ..predict import predict_proba
-    from ..runs import load_run
+    from ..runs import load_run, plots
+    from ..runs.checkpoint import write_atomic
     from .evaluate import class_names, run_dataset
 
     plots.require_matplotlib()  # before any work

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .metrics import percent
-from .params import Params
+from ..metrics import percent
+from ..params import Params
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
