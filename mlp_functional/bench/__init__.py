@@ -1,5 +1,1 @@
-"""Measurements of the tools: the serve load test (:mod:`.loadtest`) and the epoch benchmark.
-
-Nothing here prints: each function returns its report, and the command line or a script
-shows it.
-"""
+"""Benchmarks: a training epoch against its matrix products, peer libraries, load tests."""

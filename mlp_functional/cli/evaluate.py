@@ -14,7 +14,7 @@ from typing import Any
 
 from .argtypes import positive_int
 
-__all__ = ["add_parser", "class_names", "format_table", "run"]
+__all__ = ["add_parser", "format_table", "run"]
 
 HELP = "measure a trained model on the test set: accuracy, per-class scores, mistakes"
 
@@ -50,21 +50,10 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     )
 
 
-def class_names(config: dict[str, Any], classes: int) -> list[str]:
-    """The run's class names, or the label numbers when the config lacks them.
-
-    >>> class_names({}, 3)
-    ['0', '1', '2']
-    """
-    names = (config.get("data") or {}).get("classes")
-    if isinstance(names, list) and len(names) == classes:
-        return [str(n) for n in names]
-    return [str(i) for i in range(classes)]
-
-
 def run(args: argparse.Namespace) -> int:
     """Print the test accuracy, per-class scores, the confusion matrix and top mistakes."""
     from ..data import load
+    from ..inputs import class_names
     from ..metrics import confident_mistakes, confusion_matrix, per_class, percent
     from ..predict import predict_proba
     from ..runs import load_run

@@ -109,10 +109,10 @@ def run(args: argparse.Namespace) -> int:
     from .. import plots
     from ..checkpoint import write_atomic
     from ..data import load
+    from ..inputs import class_names
     from ..metrics import confident_mistakes, confusion_matrix
     from ..predict import predict_proba
     from ..runs import load_run
-    from .evaluate import class_names
 
     plots.require_matplotlib()  # before any work
     run_ = load_run(args.run_dir)
