@@ -20,7 +20,7 @@ import numpy as np
 
 from .params import Params
 
-__all__ = ["NotNormalisedWarning", "check_batch", "check_inputs", "check_labels"]
+__all__ = ["NotNormalisedWarning", "check_batch", "check_inputs", "check_labels", "check_smoothing"]
 
 #: Float inputs whose magnitude exceeds this are probably raw pixels.
 NORMALISED_LIMIT = 10.0
@@ -92,3 +92,12 @@ def check_labels(y: Any, classes: int, n: int) -> np.ndarray:
             f"the model's last layer has {classes} outputs"
         )
     return y
+
+
+def check_smoothing(label_smoothing: Any) -> float:
+    """Label smoothing must lie in [0, 1)."""
+    if not (isinstance(label_smoothing, (int, float)) and 0 <= label_smoothing < 1):
+        raise ValueError(
+            f"label_smoothing must be in [0, 1), got label_smoothing={label_smoothing!r}"
+        )
+    return float(label_smoothing)
