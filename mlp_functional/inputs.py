@@ -51,8 +51,8 @@ from .imaging import (
     read_regular_file,
     to_mnist,
 )
-from .loss import log_softmax
-from .params import Params, freeze
+from .loss import softmax
+from .params import Params
 
 __all__ = [
     "MAX_NPY_BYTES",
@@ -327,6 +327,4 @@ def read(params: Params, rows: Sequence[Array], *, name: str = "the model") -> R
         raise InputError(
             f"{name}: gives non-finite outputs; its weights are damaged, train the model again"
         )
-    probabilities = freeze(np.exp(log_softmax(trace.logits)))
-    hidden = trace.inputs[1] if len(params.layers) > 1 else None
-    return Reading(probabilities, hidden)
+    return Reading(softmax(trace.logits), trace.hidden[0] if trace.hidden else None)

@@ -124,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server_version
 
     def setup(self) -> None:
-        self.connection.settimeout(self.server.silence)
+        self.request.settimeout(self.server.silence)
         super().setup()
         self.rfile.close()  # replaced by a reader that keeps the request's deadline
         self._reader = _DeadlineReader(self.connection, self.server.silence)
