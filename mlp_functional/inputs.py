@@ -52,7 +52,7 @@ from .imaging import (
     to_mnist,
 )
 from .loss import softmax
-from .params import Params
+from .params import Params, freeze
 
 __all__ = [
     "MAX_NPY_BYTES",
@@ -104,7 +104,8 @@ def _size(n: int) -> str:
 
 
 def check_pixels(name: str, a: Array) -> Array:
-    """MNIST-form pixels, checked: uint8 as they are, floats finite and in [0, 1] (float32).
+    """MNIST-form pixels, checked, as a fresh read-only array: uint8 as they are, floats
+    finite and in [0, 1] as float32.
 
     Raises:
       InputError: another dtype, a non-finite value or a float outside [0, 1].
@@ -117,7 +118,7 @@ def check_pixels(name: str, a: Array) -> Array:
     mlp_functional.inputs.InputError: x: float pixels must lie in [0, 1], got [0, 2]; ...
     """
     if a.dtype == np.uint8:
-        return a
+        return freeze(a.copy())
     if a.dtype.kind == "f":
         if not np.isfinite(a).all():
             raise InputError(
@@ -129,7 +130,7 @@ def check_pixels(name: str, a: Array) -> Array:
                 f"{name}: float pixels must lie in [0, 1], got [{low:g}, {high:g}]; "
                 "divide 0-255 values by 255"
             )
-        return a.astype(np.float32)
+        return freeze(a.astype(np.float32))
     raise InputError(f"{name}: pixels of dtype {a.dtype}; use uint8 (0-255) or floats in [0, 1]")
 
 
