@@ -102,9 +102,7 @@ def loss_and_grad(
     """
     a0 = inputs_of(params, x)
     labels = check_labels(y, params.sizes[-1], len(a0))
-    mean_loss, _, grads = trace_loss_and_grad(
-        params, a0, labels, None, check_smoothing(label_smoothing)
-    )
+    mean_loss, _, grads = trace_loss_and_grad(params, a0, labels, None, check_smoothing(label_smoothing))
     return mean_loss, grads
 
 

@@ -139,7 +139,9 @@ def save_params(path: PathLike, params: Params) -> None:
 def _state_leaves(state: Any, path: str = "") -> list[tuple[str, Any]]:
     """The optimizer state's transformations with their paths: ``"0"``, ``"1"`` in a chain."""
     if type(state) is tuple:
-        return [leaf for i, part in enumerate(state) for leaf in _state_leaves(part, f"{path}{i}.")]
+        return [
+            leaf for i, part in enumerate(state) for leaf in _state_leaves(part, f"{path}{i}.")
+        ]
     return [(path.rstrip("."), state)]
 
 

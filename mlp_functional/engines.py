@@ -52,9 +52,7 @@ ENGINES: tuple[str, ...] = ("auto", "fast", "textbook")
 _FAST_ACTIVATIONS = fast.state.FAST_ACTIVATIONS
 
 
-def resolve_engine(
-    engine: str, state: TrainState | None = None, params: Params | None = None
-) -> str:
+def resolve_engine(engine: str, state: TrainState | None = None, params: Params | None = None) -> str:
     """``"fast"`` or ``"textbook"``: what ``engine`` means for this state or model.
 
     >>> import mlp_functional as mf
@@ -72,13 +70,17 @@ def resolve_engine(
         able = any(params.activation == a for a in _FAST_ACTIVATIONS)
         what = "the activation"
     if engine == "fast" and not able:
-        raise ValueError(f"engine='fast' has no kernel for {what}; use engine='auto' or 'textbook'")
+        raise ValueError(
+            f"engine='fast' has no kernel for {what}; use engine='auto' or 'textbook'"
+        )
     if engine == "auto":
         return "fast" if able else "textbook"
     return engine
 
 
-def _epoch_function(engine: str, state: TrainState) -> Callable[..., tuple[TrainState, EpochLog]]:
+def _epoch_function(
+    engine: str, state: TrainState
+) -> Callable[..., tuple[TrainState, EpochLog]]:
     return fast.run_epoch if resolve_engine(engine, state) == "fast" else textbook.run_epoch
 
 

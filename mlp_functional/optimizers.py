@@ -260,12 +260,12 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Opti
         t = state.count + 1
         mu = tree_map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, g)
         nu = tree_map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, g)
-        u = tree_map(lambda m, v: (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps), mu, nu)
+        u = tree_map(
+            lambda m, v: (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps), mu, nu
+        )
         return u, AdamState(t, mu, nu)
 
-    return Optimizer(
-        init, update, Spec("scale_by_adam", MappingProxyType({"b1": b1, "b2": b2, "eps": eps}))
-    )
+    return Optimizer(init, update, Spec("scale_by_adam", MappingProxyType({"b1": b1, "b2": b2, "eps": eps})))
 
 
 def _add_scaled_params(name: str, rate: float) -> Optimizer:

@@ -282,7 +282,9 @@ def regimen(
     )
 
 
-def minibatches(x: Array, y: Array, keys: EpochKeys, plan: Regimen, dtype: Any) -> Iterator[Batch]:
+def minibatches(
+    x: Array, y: Array, keys: EpochKeys, plan: Regimen, dtype: Any
+) -> Iterator[Batch]:
     """The epoch's batches: examples in :func:`epoch_order`, ``plan.batch_size`` at a time
     (the last batch may be shorter), as float features, augmented when asked.
 
@@ -320,9 +322,7 @@ def learning_rate_of(optimizer: Optimizer, step: int) -> float:
     return math.nan
 
 
-def epoch_log(
-    before: TrainState, after: TrainState, plan: Regimen, n: int, started: float
-) -> EpochLog:
+def epoch_log(before: TrainState, after: TrainState, plan: Regimen, n: int, started: float) -> EpochLog:
     """The :class:`EpochLog` of an epoch that took ``before`` to ``after``."""
     per_epoch = max(1, math.ceil((n if plan.rows is None else len(plan.rows)) / plan.batch_size))
     seen = max(after.tally.seen, 1)
@@ -447,17 +447,7 @@ def fit(
       dropout, augment, rows, label_smoothing, progress: as for :func:`train_epoch`.
     """
     x, labels, plan, val = fit_inputs(
-        state,
-        x,
-        y,
-        epochs,
-        validation,
-        batch_size,
-        dropout,
-        augment,
-        rows,
-        label_smoothing,
-        progress,
+        state, x, y, epochs, validation, batch_size, dropout, augment, rows, label_smoothing, progress
     )
     return epoch_stream(run_epoch, evaluate, state, x, labels, plan, epochs, val)
 

@@ -131,9 +131,7 @@ def _train(
         step(p, g, slots, scratch)
         count += 1
         correct = int(np.count_nonzero(predicted == yb))
-        tally = Tally(
-            tally.loss_sum + loss * len(yb), tally.correct + correct, tally.seen + len(yb)
-        )
+        tally = Tally(tally.loss_sum + loss * len(yb), tally.correct + correct, tally.seen + len(yb))
         if progress is not None:
             progress(len(yb))
     for slot, hyper in adams:
@@ -148,9 +146,7 @@ def run_epoch(state: TrainState, x: Array, y: Array, plan: Regimen) -> tuple[Tra
     keys = epoch_keys(state.key)
     order = epoch_order(keys.shuffle, len(x), plan.rows)
 
-    def train(
-        limit: int | None, progress: Callable[[int], None] | None
-    ) -> tuple[TrainState, Tally]:
+    def train(limit: int | None, progress: Callable[[int], None] | None) -> tuple[TrainState, Tally]:
         batches = _batches(x, y, order, plan, (keys.dropout, keys.augment), state.params)
         return _train(state, itertools.islice(batches, limit), plan.label_smoothing, progress)
 
