@@ -118,7 +118,9 @@ class StepTimes(NamedTuple):
     update: float
 
 
-def step_breakdown(state: TrainState, images: Array, labels: Array, repeats: int = 200) -> StepTimes:
+def step_breakdown(
+    state: TrainState, images: Array, labels: Array, repeats: int = 200
+) -> StepTimes:
     """Time the phases of one fast-engine step on a fixed batch, with the loop's buffers."""
     params = state.params
     step, flat, slots = optimizer_step(state)

@@ -139,9 +139,7 @@ def save_params(path: PathLike, params: Params) -> None:
 def _state_leaves(state: Any, path: str = "") -> list[tuple[str, Any]]:
     """The optimizer state's transformations with their paths: ``"0"``, ``"1"`` in a chain."""
     if type(state) is tuple:
-        return [
-            leaf for i, part in enumerate(state) for leaf in _state_leaves(part, f"{path}{i}.")
-        ]
+        return [leaf for i, part in enumerate(state) for leaf in _state_leaves(part, f"{path}{i}.")]
     return [(path.rstrip("."), state)]
 
 
@@ -420,7 +418,7 @@ def load_train_state(path: PathLike, optimizer: Optimizer) -> tuple[TrainState, 
         counts = description.get("counts")
         if not isinstance(counts, dict):
             raise CheckpointError(f"{name}: the optimizer counts in its metadata are invalid")
-        values = []
+        values: list[Any] = []
         for field, value in zip(leaf._fields, leaf, strict=True):
             if isinstance(value, Params):
                 prefix = f"opt.{where}.{field}."

@@ -70,7 +70,7 @@ def inputs_of(params: Params, x: Any) -> Array:
     >>> inputs_of(init(key(0), [4, 2]), np.full((1, 2, 2), 255, np.uint8)).tolist()
     [[1.0, 1.0, 1.0, 1.0]]
     """
-    return freeze(np.array(to_features(check_inputs(params, x), params.dtype)))
+    return to_features(check_inputs(params, x), params.dtype)
 
 
 def propagate(params: Params, a0: Array, masks: Sequence[Array] | None = None) -> Trace:
@@ -90,10 +90,10 @@ def propagate(params: Params, a0: Array, masks: Sequence[Array] | None = None) -
     *hidden_layers, output = params.layers
 
     def step(t: Trace, numbered: tuple[int, Layer]) -> Trace:
-        l, layer = numbered
+        index, layer = numbered
         z = dense(layer, t.inputs[-1])
         h = f(z)
-        a = h if masks is None else h * masks[l]
+        a = h if masks is None else h * masks[index]
         return Trace((*t.inputs, a), (*t.pre, z), t.logits, (*t.hidden, h))
 
     hidden = toolz.reduce(step, enumerate(hidden_layers), Trace((a0,), (), a0))

@@ -37,10 +37,10 @@ __all__ = [
     "MomentumState",
     "Optimizer",
     "Spec",
-    "add_decayed_weights",
-    "add_l2",
     "adam",
     "adamw",
+    "add_decayed_weights",
+    "add_l2",
     "apply_updates",
     "chain",
     "clip_by_global_norm",
@@ -85,7 +85,8 @@ class EmptyState(NamedTuple):
 
 
 class LearningRateState(NamedTuple):
-    count: int  # t, updates applied so far: the schedule's step
+    # A field named `count` shadows tuple.count, as in optax's states: the papers' t.
+    count: int  # type: ignore[assignment]  # t, updates applied so far: the schedule's step
 
 
 class MomentumState(NamedTuple):
@@ -93,7 +94,7 @@ class MomentumState(NamedTuple):
 
 
 class AdamState(NamedTuple):
-    count: int  # t, updates applied so far
+    count: int  # type: ignore[assignment]  # t, updates applied so far
     mu: Params  # m, the first moment estimate, shaped like params
     nu: Params  # v, the second moment estimate, shaped like params
 
@@ -260,16 +261,16 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Opti
         t = state.count + 1
         mu = tree_map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, g)
         nu = tree_map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, g)
-        u = tree_map(
-            lambda m, v: (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps), mu, nu
-        )
+        u = tree_map(lambda m, v: (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps), mu, nu)
         return u, AdamState(t, mu, nu)
 
-    return Optimizer(init, update, Spec("scale_by_adam", MappingProxyType({"b1": b1, "b2": b2, "eps": eps})))
+    return Optimizer(
+        init, update, Spec("scale_by_adam", MappingProxyType({"b1": b1, "b2": b2, "eps": eps}))
+    )
 
 
 def _add_scaled_params(name: str, rate: float) -> Optimizer:
-    _check_non_negative(name == "add_l2" and "strength" or "weight_decay", rate)
+    _check_non_negative("strength" if name == "add_l2" else "weight_decay", rate)
     hyper = {"rate": rate}
     return _stateless(name, lambda u, p: tree_map(lambda u, p: u + rate * p, u, p), **hyper)
 
@@ -386,7 +387,7 @@ def adamw(
 
 
 class CountState(NamedTuple):
-    count: int  # updates seen so far
+    count: int  # type: ignore[assignment]  # updates seen so far
 
 
 def count_updates() -> Optimizer:
@@ -425,7 +426,7 @@ def step_count(state: Any) -> int | None:
     """
     if isinstance(state, tuple) and not isinstance(state, Params):
         if "count" in getattr(state, "_fields", ()):
-            return int(state.count)
+            return int(state.count)  # type: ignore[call-overload]
         for part in state:
             found = step_count(part)
             if found is not None:

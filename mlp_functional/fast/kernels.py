@@ -61,7 +61,7 @@ def propagate(
     """The forward pass with each ``z_l`` written into ``buffers[l]``."""
     act = params.activation
     a = x
-    inputs, pre, hidden = [x], [], []
+    inputs, pre, hidden = [x], list[Array](), list[Array]()
     last = len(params.layers) - 1
     for i, layer in enumerate(params.layers):
         z = np.matmul(a, layer.w, out=buffers[i][: len(a)])

@@ -95,7 +95,7 @@ def optimizer_step(state: TrainState) -> tuple[Any, Array, list[list[Any]]]:
     return compile_chain(_chain(state)), fast.p, slots
 
 
-class _Diverged(Exception):
+class _DivergedError(Exception):
     def __init__(self, step: int, loss: float) -> None:
         self.step = step
         self.loss = loss
@@ -111,7 +111,11 @@ def _train(
     step = compile_chain(chain)
     fast = to_fast(state)
     slots = [list(slot.values) for slot in fast.slots]
-    adams = [(slot, hyper) for slot, (name, hyper) in zip(slots, chain) if name == "scale_by_adam"]
+    adams = [
+        (slot, hyper)
+        for slot, (name, hyper) in zip(slots, chain, strict=True)
+        if name == "scale_by_adam"
+    ]
     for slot, hyper in adams:
         adam_sums(slot, hyper["b1"], hyper["b2"], into_sums=True)
     p = fast.p
@@ -127,16 +131,20 @@ def _train(
             space = workspace(state.params, len(xb))
         loss, predicted = backprop(live, xb, yb, grads, space, masks, smoothing)
         if not math.isfinite(loss):
-            raise _Diverged(count, loss)
+            raise _DivergedError(count, loss)
         step(p, g, slots, scratch)
         count += 1
         correct = int(np.count_nonzero(predicted == yb))
-        tally = Tally(tally.loss_sum + loss * len(yb), tally.correct + correct, tally.seen + len(yb))
+        tally = Tally(
+            tally.loss_sum + loss * len(yb), tally.correct + correct, tally.seen + len(yb)
+        )
         if progress is not None:
             progress(len(yb))
     for slot, hyper in adams:
         adam_sums(slot, hyper["b1"], hyper["b2"], into_sums=False)
-    new = FastState(p, tuple(s._replace(values=tuple(v)) for s, v in zip(fast.slots, slots)))
+    new = FastState(
+        p, tuple(s._replace(values=tuple(v)) for s, v in zip(fast.slots, slots, strict=True))
+    )
     return from_fast(new, state), tally
 
 
@@ -146,14 +154,16 @@ def run_epoch(state: TrainState, x: Array, y: Array, plan: Regimen) -> tuple[Tra
     keys = epoch_keys(state.key)
     order = epoch_order(keys.shuffle, len(x), plan.rows)
 
-    def train(limit: int | None, progress: Callable[[int], None] | None) -> tuple[TrainState, Tally]:
+    def train(
+        limit: int | None, progress: Callable[[int], None] | None
+    ) -> tuple[TrainState, Tally]:
         batches = _batches(x, y, order, plan, (keys.dropout, keys.augment), state.params)
         return _train(state, itertools.islice(batches, limit), plan.label_smoothing, progress)
 
     with np.errstate(over="ignore", invalid="ignore"):
         try:
             end, tally = train(None, plan.progress)
-        except _Diverged as diverged:
+        except _DivergedError as diverged:
             good_steps = diverged.step - 1 - state.step
             last_good = None
             if good_steps >= 0:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -207,16 +208,18 @@ def _learning_rate(hyper: Mapping[str, Any]) -> Kernel:
     return kernel
 
 
-_KERNELS: Mapping[str, Callable[[Mapping[str, Any]], Kernel]] = {
-    "identity": _identity,
-    "count_updates": _count,
-    "clip_by_global_norm": _clip,
-    "add_l2": _add_params,
-    "add_decayed_weights": _add_params,
-    "trace_momentum": _momentum,
-    "scale_by_adam": _adam,
-    "scale_by_learning_rate": _learning_rate,
-}
+_KERNELS: Mapping[str, Callable[[Mapping[str, Any]], Kernel]] = MappingProxyType(
+    {
+        "identity": _identity,
+        "count_updates": _count,
+        "clip_by_global_norm": _clip,
+        "add_l2": _add_params,
+        "add_decayed_weights": _add_params,
+        "trace_momentum": _momentum,
+        "scale_by_adam": _adam,
+        "scale_by_learning_rate": _learning_rate,
+    }
+)
 
 Step = Callable[[Array, Array, list[list[Any]], Array], None]
 
@@ -258,8 +261,11 @@ def compile_chain(chain: Sequence[tuple[str, Mapping[str, Any]]]) -> Step:
                     if not isinstance(v, np.ndarray):
                         slot[i] = v  # the counts advance once per step, not per slice
         for i in moments:
-            count = counts[i] if counts[i] is not None else _first_count(counts)
-            flush_subnormals(count, *(v for v in slots[i] if isinstance(v, np.ndarray)))
+            own = counts[i]
+            flush_subnormals(
+                own if own is not None else _first_count(counts),
+                *(v for v in slots[i] if isinstance(v, np.ndarray)),
+            )
 
     return step
 
