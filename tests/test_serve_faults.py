@@ -144,6 +144,25 @@ def test_drawings_over_the_pixel_cap_are_refused_before_decoding(url):
     assert status == 400 and "more than the limit" in json.loads(answer)["error"]
 
 
+@pytest.mark.parametrize("kind", ["zTXt", "iTXt"])
+def test_drawings_with_compressed_text_are_refused_before_decoding(url, kind):
+    import base64
+
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    if kind == "zTXt":
+        info.add_text("note", "x" * 1_000_000, zip=True)  # 1 MB of text in about 1 kB
+    else:
+        info.add_itxt("note", "x" * 1_000_000, zip=True)
+    buf = io.BytesIO()
+    Image.fromarray(page(280)).save(buf, format="PNG", pnginfo=info)
+    assert len(buf.getvalue()) < 20_000
+    body = json.dumps({"image": PNG_PREFIX + base64.b64encode(buf.getvalue()).decode()})
+    status, answer = request(url, "POST", "/api/predict", body, JSON)
+    assert status == 400 and f"a {kind} chunk" in json.loads(answer)["error"]
+
+
 def test_large_drawings_are_shrunk_while_decoded():
     pytest.importorskip("PIL")
     import base64

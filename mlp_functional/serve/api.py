@@ -277,6 +277,24 @@ def _pixels(value: Any) -> np.ndarray:
         ) from None
 
 
+def _packed_text_chunk(png: bytes) -> str | None:
+    """The first zTXt or iTXt chunk before the image data, or ``None``.
+
+    Pillow inflates such text while opening a PNG, up to 64 MB per image; a canvas never
+    writes one, so a drawing holding one is refused before decoding.
+    """
+    at = len(_PNG_SIGNATURE)
+    while at + 8 <= len(png):
+        length = int.from_bytes(png[at : at + 4], "big")
+        kind = png[at + 4 : at + 8]
+        if kind in (b"zTXt", b"iTXt"):
+            return kind.decode()
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        at += 12 + length
+    return None
+
+
 def _drawing(value: Any) -> np.ndarray:
     """A PNG data URL, decoded and brought to MNIST's form: a ``(784,)`` uint8 row."""
     if not isinstance(value, str) or not value.startswith(PNG_PREFIX):
@@ -287,6 +305,12 @@ def _drawing(value: Any) -> np.ndarray:
         raise _RequestError(400, '"image" is not valid base64') from None
     if not data.startswith(_PNG_SIGNATURE):
         raise _RequestError(400, '"image" is not a PNG (its signature is wrong)')
+    packed = _packed_text_chunk(data)
+    if packed:
+        raise _RequestError(
+            400,
+            f'"image" holds compressed text (a {packed} chunk); send the plain PNG a canvas makes',
+        )
     try:
         gray = decode_image(
             data,
