@@ -313,3 +313,10 @@ def test_fuzzed_requests_get_json_answers_never_500(
         assert payload.count(b"\n") == 0 and "error" in json.loads(payload)
     if status == 200 and path == "/api/predict":
         assert set(json.loads(payload)) >= {"label", "probabilities"}
+
+
+def test_a_damaged_config_still_gives_a_model_card():
+    params = mf.init(mf.key(0), [784, 10])
+    for config in ({"data": [1], "settings": "abc"}, {"data": {"classes": "abc"}}, [1, 2]):
+        app = make_app(params, config, {"epochs": "abc"}, static={})
+        assert app.card["dataset"] is None and app.classes == tuple("0123456789")
