@@ -274,7 +274,7 @@ def _spec(name: str, meta: Mapping[str, Any]) -> tuple[tuple[int, ...], str, np.
     ):
         raise CheckpointError(f"{bad}: sizes={sizes!r}")
     activation = model.get("activation")
-    if activation not in ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise CheckpointError(
             f"{bad}: unknown activation {activation!r}; known: {', '.join(sorted(ACTIVATIONS))}"
         )
