@@ -24,6 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .readonly import freeze
+
 __all__ = [
     "ACTIVATIONS",
     "Activation",
@@ -55,37 +57,41 @@ class Activation(NamedTuple):
 
 
 def _relu(z: Array) -> Array:
-    return np.maximum(z, 0)
+    return freeze(np.maximum(z, 0))
 
 
 def _relu_derivative(z: Array, a: Array) -> Array:
-    return (a > 0).astype(a.dtype)
+    return freeze((a > 0).astype(a.dtype))
 
 
 LEAKY_SLOPE = 0.01
 
 
 def _leaky_relu(z: Array) -> Array:
-    return np.where(z > 0, z, z * LEAKY_SLOPE)
+    return freeze(np.where(z > 0, z, z * LEAKY_SLOPE))
 
 
 def _leaky_relu_derivative(z: Array, a: Array) -> Array:
-    return np.where(z > 0, 1, LEAKY_SLOPE).astype(z.dtype)
+    return freeze(np.where(z > 0, 1, LEAKY_SLOPE).astype(z.dtype))
+
+
+def _tanh(z: Array) -> Array:
+    return freeze(np.tanh(z))
 
 
 def _tanh_derivative(z: Array, a: Array) -> Array:
-    return 1 - a * a
+    return freeze(1 - a * a)
 
 
 def _sigmoid(z: Array) -> Array:
     # exp(-|z|) never overflows: 1/(1+e) for z >= 0 and e/(1+e) for z < 0 are the
     # same function written on the side where they are stable.
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1, e) / (1 + e)
+    return freeze(np.where(z >= 0, 1, e) / (1 + e))
 
 
 def _sigmoid_derivative(z: Array, a: Array) -> Array:
-    return a * (1 - a)
+    return freeze(a * (1 - a))
 
 
 relu = Activation("relu", _relu, _relu_derivative, init="he")
@@ -94,7 +100,7 @@ relu = Activation("relu", _relu, _relu_derivative, init="he")
 leaky_relu = Activation("leaky_relu", _leaky_relu, _leaky_relu_derivative, init="he")
 """``z`` for ``z > 0`` else ``0.01 z``; derivative 1 or 0.01."""
 
-tanh = Activation("tanh", np.tanh, _tanh_derivative, init="glorot")
+tanh = Activation("tanh", _tanh, _tanh_derivative, init="glorot")
 """``tanh(z)``; derivative ``1 - tanh(z)**2``."""
 
 sigmoid = Activation("sigmoid", _sigmoid, _sigmoid_derivative, init="glorot")

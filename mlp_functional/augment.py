@@ -166,6 +166,7 @@ def random_affine(
     )
 
 
+# Safe to cache: the matrix is a pure function of (n, sigma), handed out read-only.
 @lru_cache(maxsize=32)
 def gaussian_matrix(n: int, sigma: float) -> Array:
     """The ``(n, n)`` matrix that Gaussian-smooths a length-``n`` signal, zero outside.
@@ -306,6 +307,7 @@ def random_displacement(
 CHUNK_PIXELS = 32 * 28 * 28
 
 
+# Safe to cache: the grid is a pure function of (H, W), kept read-only.
 @lru_cache(maxsize=8)
 def _basis(H: int, W: int) -> Array:
     """Rows ``gx, gy, 1`` over the ``H*W`` pixels, offsets from the centre: ``(3, H*W)``."""

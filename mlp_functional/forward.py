@@ -58,7 +58,7 @@ def dense(layer: Layer, a: Array) -> Array:
     >>> dense(Layer(np.eye(2), np.array([1.0, -1.0])), np.array([[2.0, 3.0]])).tolist()
     [[3.0, 2.0]]
     """
-    return a @ layer.w + layer.b
+    return freeze(a @ layer.w + layer.b)
 
 
 def inputs_of(params: Params, x: Any) -> Array:

@@ -93,7 +93,7 @@ FORMATS = ("PNG", "JPEG")
 #: How to get the optional dependency that reads image files.
 PILLOW_HINT = "pip install 'mlp-functional[images]'"
 
-_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R 601-2, as Pillow's convert("L")
+_LUMA = freeze(np.array([0.299, 0.587, 0.114]))  # ITU-R 601-2, as Pillow's convert("L")
 
 
 class ImageError(ValueError):
@@ -402,10 +402,10 @@ def resize_area(image: npt.ArrayLike, shape: tuple[int, int]) -> Array:
             f"array shape {a.shape} and shape {shape}"
         )
     if a.shape == (rows, cols):
-        return a.copy()
+        return freeze(a.copy())
     row_w = _area_weights(a.shape[0], 0.0, a.shape[0] / rows, rows)
     col_w = _area_weights(a.shape[1], 0.0, a.shape[1] / cols, cols)
-    return row_w @ a @ col_w.T
+    return freeze(row_w @ a @ col_w.T)
 
 
 def centre_of_mass(image: npt.ArrayLike) -> tuple[float, float]:

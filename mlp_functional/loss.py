@@ -47,7 +47,7 @@ def logsumexp(z: Array) -> Array:
     0.6931
     """
     m = z.max(axis=-1, keepdims=True)
-    return m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+    return freeze(m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True)))
 
 
 def log_softmax(logits: Any) -> Array:

@@ -24,10 +24,12 @@ import numpy.typing as npt
 
 from .activations import Activation, get_activation
 from .random import Key, generator, split
+from .readonly import freeze, read_only
 
 __all__ = [
     "Layer",
     "Params",
+    "buffer_views",
     "freeze",
     "init",
     "n_params",
@@ -67,16 +69,6 @@ class Params(NamedTuple):
         return self.layers[0].w.dtype
 
 
-def freeze(a: Array) -> Array:
-    """Mark a freshly made array read-only and return it.
-
-    >>> freeze(np.zeros(2)).flags.writeable
-    False
-    """
-    a.setflags(write=False)
-    return a
-
-
 def n_params(params: Params) -> int:
     """Number of scalars in the model: ``sum_l (fan_in_l + 1) * fan_out_l``.
 
@@ -90,12 +82,13 @@ def n_params(params: Params) -> int:
 def ravel(params: Params, out: Array | None = None) -> Array:
     """All weights and biases in one 1-D array, layer by layer, ``w`` before ``b``.
 
-    Returns a fresh writeable array (or fills ``out``); :func:`unravel` is the inverse.
+    Returns a fresh read-only array, or fills the caller's ``out`` and returns it (an
+    engine's writeable buffer); :func:`unravel` is the inverse.
 
     >>> from mlp_functional.random import key
     >>> p = init(key(0), [3, 2])
-    >>> ravel(p).shape
-    (8,)
+    >>> ravel(p).shape, ravel(p).flags.writeable
+    ((8,), False)
     """
     arrays = [a for layer in params.layers for a in layer]
     flat = np.empty(sum(a.size for a in arrays), params.dtype) if out is None else out
@@ -103,17 +96,32 @@ def ravel(params: Params, out: Array | None = None) -> Array:
     for a in arrays:
         flat[offset : offset + a.size] = a.reshape(-1)
         offset += a.size
-    return flat
+    return freeze(flat) if out is None else flat
 
 
 def unravel(flat: Array, like: Params) -> Params:
-    """Params shaped like ``like`` whose arrays are views into ``flat`` (no copy).
+    """Params shaped like ``like`` whose arrays are read-only views into ``flat`` (no copy).
 
     >>> from mlp_functional.random import key
     >>> p = init(key(0), [3, 2])
     >>> q = unravel(ravel(p), p)
-    >>> bool((q.layers[0].w == p.layers[0].w).all())
-    True
+    >>> bool((q.layers[0].w == p.layers[0].w).all()), q.layers[0].w.flags.writeable
+    (True, False)
+    """
+    views = buffer_views(flat, like).layers
+    return Params(tuple(Layer(read_only(v.w), read_only(v.b)) for v in views), like.activation)
+
+
+def buffer_views(flat: Array, like: Params) -> Params:
+    """Params shaped like ``like`` whose arrays are views into ``flat``, as writeable as
+    ``flat`` is: how an engine writes a whole model's gradients into one buffer.
+
+    >>> from mlp_functional.random import key
+    >>> p = init(key(0), [3, 2])
+    >>> flat = np.zeros(n_params(p), p.dtype)
+    >>> buffer_views(flat, p).layers[0].b[:] = 1.0
+    >>> flat.tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
     """
     needed = n_params(like)
     if flat.shape != (needed,):

@@ -302,7 +302,7 @@ def minibatches(x: Array, y: Array, keys: EpochKeys, plan: Regimen, dtype: Any) 
         features = to_features(rows[idx], dtype)
         if plan.augment is not None:
             features = plan.augment(augment_keys[i], features)
-        yield Batch(freeze(np.asarray(features)), y[idx], dropout_keys[i])
+        yield Batch(freeze(np.asarray(features)), freeze(y[idx]), dropout_keys[i])
 
 
 def learning_rate_of(optimizer: Optimizer, step: int) -> float:

@@ -107,12 +107,13 @@ def test_multi_member_gzip_is_one_stream(tmp_path):
     np.testing.assert_array_equal(read_idx(path), np.arange(100, dtype=np.uint8))
 
 
-def test_result_is_a_fresh_writable_array(tmp_path):
+def test_result_is_a_fresh_read_only_array(tmp_path):
     path = tmp_path / "a.idx"
     write_idx(path, np.zeros(3, np.int16))
     out = read_idx(path)
-    out[0] = 7
-    assert read_idx(path).tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match="read-only"):
+        out[0] = 7
+    assert not np.shares_memory(read_idx(path), out)
 
 
 # ---- sha256 -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import mlp_functional as mf
 from mlp_functional import fast
 from mlp_functional.fast.kernels import backprop, workspace
 from mlp_functional.forward import propagate
+from mlp_functional.params import buffer_views
 from mlp_functional.runs import checkpoint
 
 #: Float64: the engines differ only in the order of floating-point operations.
@@ -245,7 +246,7 @@ def test_fast_backprop_matches_an_independent_per_example_implementation(run):
     features = mf.to_features(x, np.float64)
     flat = np.empty(mf.n_params(params))
     loss, _ = backprop(
-        params, features.copy(), y, mf.unravel(flat, params), workspace(params, len(x))
+        params, features.copy(), y, buffer_views(flat, params), workspace(params, len(x))
     )
     ref_loss, gws, gbs = reference_loss_and_grad(params, features, y)
     assert loss == pytest.approx(ref_loss, rel=1e-10)

@@ -61,7 +61,7 @@ def fast_run(optimizer, params, grad_seq, inspect=None):
     scratch = np.empty_like(p)
     trajectory = []
     for i, g in enumerate(grad_seq):
-        step(p, mf.ravel(g), slots, scratch)  # ravel gives a fresh buffer: step overwrites it
+        step(p, mf.ravel(g, np.empty_like(p)), slots, scratch)  # a buffer step may overwrite
         trajectory.append(p.copy())
         if inspect is not None:
             inspect(i, slots)

@@ -66,6 +66,10 @@ def test_ravel_unravel_round_trip_and_views():
     q = mf.unravel(flat, p)
     assert np.array_equal(mf.ravel(q), flat)
     assert np.shares_memory(q.layers[1].b, flat)
+    assert not flat.flags.writeable and not q.layers[1].b.flags.writeable
+    mine = np.zeros(mf.n_params(p), p.dtype)
+    views = mf.unravel(mine, p)
+    assert mine.flags.writeable and not views.layers[0].w.flags.writeable  # a view is frozen
     with pytest.raises(ValueError, match="needs"):
         mf.unravel(flat[:-1], p)
 

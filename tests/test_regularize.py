@@ -14,6 +14,7 @@ import mlp_functional as mf
 from mlp_functional.backprop import trace_loss_and_grad
 from mlp_functional.fast import kernels
 from mlp_functional.forward import propagate
+from mlp_functional.params import buffer_views
 from mlp_functional.regularize import dropout, dropout_masks
 
 ENGINES = pytest.mark.parametrize("engine", ["textbook", "fast"])
@@ -95,7 +96,7 @@ def textbook_dropout_grads(params, x, y, masks):
 def fast_dropout_grads(params, x, y, masks):
     flat = np.empty(mf.n_params(params))
     kernels.backprop(
-        params, x, y, mf.unravel(flat, params), kernels.workspace(params, len(x)), masks
+        params, x, y, buffer_views(flat, params), kernels.workspace(params, len(x)), masks
     )
     return flat
 

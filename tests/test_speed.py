@@ -16,6 +16,7 @@ import pytest
 import mlp_functional as mf
 from mlp_functional.fast.kernels import backprop, propagate, workspace
 from mlp_functional.fast.loop import optimizer_step
+from mlp_functional.params import buffer_views
 
 SIZES = [784, 256, 128, 10]
 BATCH = 128
@@ -40,7 +41,7 @@ def test_forward(benchmark, job) -> None:
 def test_grad(benchmark, job) -> None:
     params, x, y = job
     flat = np.empty(mf.n_params(params), np.float32)
-    grads = mf.unravel(flat, params)
+    grads = buffer_views(flat, params)
     space = workspace(params, BATCH)
     loss, _ = benchmark(backprop, params, x, y, grads, space)
     expected_loss, expected = mf.loss_and_grad(params, x, y)

@@ -29,7 +29,7 @@ from ..fast.kernels import backprop, propagate, workspace
 from ..fast.loop import optimizer_step
 from ..features import to_features
 from ..optimizers import Optimizer
-from ..params import Params, init, n_params, unravel
+from ..params import Params, buffer_views, init, n_params, unravel
 from ..random import key
 from ..runs.recipes import steps_per_epoch
 from ..train import TrainState, init_state
@@ -127,7 +127,7 @@ def step_breakdown(
     step, flat, slots = optimizer_step(state)
     live = unravel(flat, params)
     g = np.empty_like(flat)
-    grads = unravel(g, params)
+    grads = buffer_views(g, params)
     space = workspace(params, len(images))
     xb = to_features(images, params.dtype)
     scratch = np.empty_like(flat)

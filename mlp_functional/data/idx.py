@@ -26,27 +26,33 @@ import math
 import os
 import struct
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import BinaryIO, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from ..readonly import freeze
 from ._files import atomic_file
 from .errors import ChecksumError, IdxError
 
 __all__ = ["IDX_TYPES", "read_idx", "write_idx"]
 
 #: IDX type code -> element dtype as stored on disk (big-endian).
-IDX_TYPES: dict[int, np.dtype] = {
-    0x08: np.dtype("u1"),
-    0x09: np.dtype("i1"),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
-_CODES: dict[tuple[str, int], int] = {(dt.kind, dt.itemsize): c for c, dt in IDX_TYPES.items()}
+IDX_TYPES: Mapping[int, np.dtype] = MappingProxyType(
+    {
+        0x08: np.dtype("u1"),
+        0x09: np.dtype("i1"),
+        0x0B: np.dtype(">i2"),
+        0x0C: np.dtype(">i4"),
+        0x0D: np.dtype(">f4"),
+        0x0E: np.dtype(">f8"),
+    }
+)
+_CODES: Mapping[tuple[str, int], int] = MappingProxyType(
+    {(dt.kind, dt.itemsize): c for c, dt in IDX_TYPES.items()}
+)
 
 _GZIP_MAGIC = b"\x1f\x8b"
 #: A deflate stream expands at most 1032-fold: the bound on what a gzip file can hold.
@@ -225,7 +231,7 @@ def _read(f: BinaryIO, name: str, size: int, sha256: str | None) -> np.ndarray:
         arr.byteswap(inplace=True)
         arr = arr.view(dtype.newbyteorder("="))
     try:
-        return arr.reshape(shape)
+        return freeze(arr.reshape(shape))
     except ValueError as e:  # more dimensions than this numpy supports
         raise IdxError(f"{name}: {declared}, which numpy cannot represent ({e})") from None
 

@@ -217,6 +217,7 @@ def read_csv(
         return Table(kept, None, "", layout.header)
     tokens = np.array(list(ids), dtype=str) if ids else np.zeros(0, str)
     cells = tokens[table[:, layout.label].astype(np.int64)]
+    cells.setflags(write=False)
     return Table(kept, cells, _column(layout, layout.label), layout.header)
 
 

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from ..features import PIXEL_SCALE, to_features
 from ..random import Key, generator
+from ..readonly import freeze
 from .splits import Split
 
 __all__ = [
@@ -103,6 +104,9 @@ def standardize(x: npt.ArrayLike, stats: PixelStats, out: np.ndarray | None = No
       stats: the dataset's :class:`PixelStats` (computed on the training split).
       out: optional buffer to write into (may be ``x`` itself, by explicit choice).
 
+    Returns:
+      a new read-only array, or ``out`` when given.
+
     >>> standardize(np.array([[0.0, 1.0]], np.float32), PixelStats(0.5, 0.25))
     array([[-2.,  2.]], dtype=float32)
     """
@@ -119,7 +123,8 @@ def standardize(x: npt.ArrayLike, stats: PixelStats, out: np.ndarray | None = No
         )
     mean, inv_std = arr.dtype.type(stats.mean), arr.dtype.type(1.0 / stats.std)
     result = np.subtract(arr, mean, out=out)
-    return np.multiply(result, inv_std, out=result)
+    np.multiply(result, inv_std, out=result)
+    return result if out is not None else freeze(result)  # ``out`` is the caller's buffer
 
 
 def preprocess(
@@ -195,7 +200,7 @@ def train_val_split(
         if not 0 <= k <= n:
             raise ValueError(f"val_size must be in [0, {n}] for {n} rows, got val_size={k}")
     perm = generator(key).permutation(n)
-    return TrainVal(np.sort(perm[k:]), np.sort(perm[:k]))
+    return TrainVal(freeze(np.sort(perm[k:])), freeze(np.sort(perm[:k])))
 
 
 def stratified_split(key: Key, labels: npt.ArrayLike, test_size: float) -> Holdout:
@@ -239,7 +244,7 @@ def stratified_split(key: Key, labels: npt.ArrayLike, test_size: float) -> Holdo
     test = np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
     mask = np.ones(len(y), bool)
     mask[test] = False
-    return Holdout(np.flatnonzero(mask).astype(np.int64), test.astype(np.int64))
+    return Holdout(freeze(np.flatnonzero(mask).astype(np.int64)), freeze(test.astype(np.int64)))
 
 
 def take(split: Split, indices: npt.ArrayLike) -> Split:
@@ -250,4 +255,4 @@ def take(split: Split, indices: npt.ArrayLike) -> Split:
     [9, 7]
     """
     idx = np.asarray(indices)
-    return Split(split.images[idx], split.labels[idx])
+    return Split(freeze(split.images[idx]), freeze(split.labels[idx]))

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..features import as_rows, to_features
-from ..params import Params, unravel
+from ..params import Params, buffer_views, unravel
 from ..random import Key, split
 from ..regularize import dropout_masks
 from ..train import (
@@ -122,7 +122,7 @@ def _train(
     g = np.empty_like(p)
     scratch = np.empty_like(p)
     live: Params = unravel(p, state.params)
-    grads = unravel(g, state.params)
+    grads = buffer_views(g, state.params)
     space: Workspace | None = None
     tally = Tally()
     count = state.step

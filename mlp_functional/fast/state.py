@@ -19,7 +19,7 @@ import numpy as np
 
 from ..activations import leaky_relu, relu, sigmoid, tanh
 from ..optimizers import Optimizer, Spec
-from ..params import Params, freeze, ravel, unravel
+from ..params import Params, freeze, n_params, ravel, unravel
 from ..train import TrainState
 from .rules import SUPPORTED
 
@@ -77,8 +77,12 @@ def supports(state: TrainState, augment: Any = None) -> bool:
     )
 
 
+def _writeable_flat(params: Params) -> Array:
+    return ravel(params, np.empty(n_params(params), params.dtype))
+
+
 def _flat(value: Any) -> Any:
-    return ravel(value) if isinstance(value, Params) else value
+    return _writeable_flat(value) if isinstance(value, Params) else value
 
 
 def to_fast(state: TrainState) -> FastState:
@@ -88,7 +92,7 @@ def to_fast(state: TrainState) -> FastState:
     slots = tuple(
         Slot(type(st), tuple(_flat(v) for v in st)) for _, st in leaves(opt.spec, state.opt_state)
     )
-    return FastState(ravel(state.params), slots)
+    return FastState(_writeable_flat(state.params), slots)
 
 
 def _tree(value: Any, like: Params) -> Any:

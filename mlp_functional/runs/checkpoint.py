@@ -38,7 +38,7 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 from ..optimizers import Optimizer
-from ..params import FLOAT_DTYPES, Layer, Params, freeze, unravel
+from ..params import FLOAT_DTYPES, Layer, Params, buffer_views, freeze, unravel
 from ..random import Key
 from ..train import TrainState
 
@@ -318,7 +318,7 @@ def _params(
         ACTIVATIONS[activation],
     )
     flat = np.empty(sum(a.size for layer in like.layers for a in layer), dtype)
-    params = unravel(flat, like)
+    params = buffer_views(flat, like)
     for i, layer in enumerate(params.layers):
         for field, dest in zip(Layer._fields, layer, strict=True):
             tensor_name = f"{prefix}layers.{i}.{field}"

@@ -38,6 +38,7 @@ import binascii
 import json
 import math
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -84,12 +85,14 @@ PNG_PREFIX = "data:image/png;base64,"
 #: How many of the first hidden layer's most active units a prediction describes.
 TOP_UNITS = 8
 #: URL path -> (packaged file name, content type). Nothing else is ever served.
-STATIC_FILES: Mapping[str, tuple[str, str]] = {
-    "/": ("index.html", "text/html; charset=utf-8"),
-    "/index.html": ("index.html", "text/html; charset=utf-8"),
-    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
-    "/style.css": ("style.css", "text/css; charset=utf-8"),
-}
+STATIC_FILES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "/": ("index.html", "text/html; charset=utf-8"),
+        "/index.html": ("index.html", "text/html; charset=utf-8"),
+        "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+        "/style.css": ("style.css", "text/css; charset=utf-8"),
+    }
+)
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _JSON = "application/json"
 
