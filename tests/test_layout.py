@@ -20,6 +20,7 @@ TEXTBOOK = (
     "params",
     "predict",
     "random",
+    "readonly",
     "regularize",
     "schedules",
     "train",
