@@ -372,7 +372,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                         break
             except DivergenceError as e:
                 raise ValueError(
-                    f"training diverged after {self.n_iter_} epochs (loss is {e.loss}); "
+                    f"training diverged in epoch {self.n_iter_ + 1} (loss is {e.loss}); "
                     "scale the features (e.g. StandardScaler) or lower learning_rate_init"
                 ) from None
         self.params_ = best_params if best_params is not None else state.params
