@@ -16,6 +16,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import mlp_functional as mf
 from mlp_functional.checkpoint import CheckpointError, load_params, save_params
 from mlp_functional.estimator import MLPClassifier
+from mlp_functional.estimator.settings import check_settings
 from mlp_functional.estimator.solver import build_optimizer
 
 #: Checks expected to fail, with the reason; the goal, and the state today, is none.
@@ -226,17 +227,21 @@ def test_verbose_logs_one_line_per_epoch(blobs, caplog) -> None:
 
 
 def test_l2_and_schedules_reach_the_engine_optimizer() -> None:
+    def optimizer(total_steps: int, **hyper):
+        settings = check_settings(MLPClassifier(**hyper).get_params(), 100)
+        return build_optimizer(settings, total_steps=total_steps)
+
     params = mf.init(mf.key(0), [3, 2], dtype="float64")
     grads = mf.tree_map(np.ones_like, params)
-    optimizer = build_optimizer("sgd", "constant", 0.1, total_steps=10, alpha=0.5)
-    updated, _ = optimizer.update(grads, optimizer.init(params), params)
+    sgd = optimizer(10, solver="sgd", learning_rate_init=0.1, alpha=0.5)
+    updated, _ = sgd.update(grads, sgd.init(params), params)
     p = mf.ravel(params)
     np.testing.assert_allclose(mf.ravel(updated), p - 0.1 * (1 + 0.5 * p))  # p - lr (g + alpha p)
-    cosine = build_optimizer("adam", "cosine", 0.1, total_steps=10).rule
-    warm = build_optimizer("adamw", "warmup_cosine", 0.1, total_steps=100).rule
-    assert cosine is not None and warm is not None
+    cosine = optimizer(10, learning_rate="cosine", learning_rate_init=0.1).rule
+    warm = optimizer(100, solver="adamw", learning_rate="warmup_cosine", learning_rate_init=0.1)
+    assert cosine is not None and warm.rule is not None
     assert (cosine.learning_rate(0), cosine.learning_rate(10)) == (0.1, 0.0)
-    assert warm.learning_rate(0) == pytest.approx(0.02) and warm.learning_rate(4) == 0.1
+    assert warm.rule.learning_rate(0) == pytest.approx(0.02) and warm.rule.learning_rate(4) == 0.1
 
 
 def test_pickled_models_predict_the_same_and_stay_read_only(blobs, tmp_path: Path) -> None:

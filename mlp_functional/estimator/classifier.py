@@ -279,19 +279,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _optimizer(self, settings: Settings, n_train: int) -> Optimizer:
         steps_per_epoch = math.ceil(n_train / settings.batch_size)
-        return build_optimizer(
-            settings.solver,
-            settings.schedule,
-            settings.learning_rate_init,
-            total_steps=settings.max_iter * steps_per_epoch,
-            alpha=settings.alpha,
-            momentum=settings.momentum,
-            nesterovs_momentum=settings.nesterovs_momentum,
-            beta_1=settings.beta_1,
-            beta_2=settings.beta_2,
-            epsilon=settings.epsilon,
-            weight_decay=settings.weight_decay,
-        )
+        return build_optimizer(settings, total_steps=settings.max_iter * steps_per_epoch)
 
     def _start(
         self, x: Array, settings: Settings, seed_key: Key, warm: bool, n_train: int

@@ -22,9 +22,14 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from ..activations import ACTIVATIONS
-from .solver import SCHEDULES, SOLVERS
 
-__all__ = ["ACTIVATION_ALIASES", "AUTO_BATCH", "Settings", "check_settings"]
+__all__ = ["ACTIVATION_ALIASES", "AUTO_BATCH", "SCHEDULES", "SOLVERS", "Settings", "check_settings"]
+
+#: The solvers, each an engine optimizer of the same name.
+SOLVERS = ("sgd", "momentum", "adam", "adamw")
+
+#: Schedules of the learning rate over the whole fit (``max_iter`` epochs).
+SCHEDULES = ("constant", "cosine", "warmup_cosine", "one_cycle")
 
 #: scikit-learn's names for activations the engine calls otherwise.
 ACTIVATION_ALIASES: Mapping[str, str] = MappingProxyType({"logistic": "sigmoid"})

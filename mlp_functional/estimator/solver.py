@@ -4,7 +4,10 @@ Every optimizer :class:`~mlp_functional.estimator.MLPClassifier` trains with is 
 by :func:`build_optimizer`, so a change to how the engine composes optimizers is
 made here alone.
 
->>> opt = build_optimizer("adam", "cosine", 1e-3, total_steps=100, alpha=1e-4)
+>>> from mlp_functional.estimator import MLPClassifier
+>>> from mlp_functional.estimator.settings import check_settings
+>>> settings = check_settings(MLPClassifier(learning_rate="cosine").get_params(), 1000)
+>>> opt = build_optimizer(settings, total_steps=100)
 >>> opt.rule.state_type.__name__, round(opt.rule.learning_rate(50), 6)
 ('AdamState', 0.0005)
 """
@@ -15,14 +18,9 @@ import math
 
 from .. import optimizers, schedules
 from ..regularize import add_l2
+from .settings import Settings
 
-__all__ = ["SCHEDULES", "SOLVERS", "build_optimizer"]
-
-#: The solvers, each an engine optimizer of the same name.
-SOLVERS = ("sgd", "momentum", "adam", "adamw")
-
-#: Schedules of the learning rate over the whole fit (``max_iter`` epochs).
-SCHEDULES = ("constant", "cosine", "warmup_cosine", "one_cycle")
+__all__ = ["WARMUP_FRACTION", "build_optimizer"]
 
 #: Fraction of the steps ``warmup_cosine`` spends warming up.
 WARMUP_FRACTION = 0.05
@@ -40,34 +38,20 @@ def _learning_rate(schedule: str, lr: float, total_steps: int) -> optimizers.Lea
     return schedules.warmup_cosine(lr, warmup_steps=warmup, total_steps=total)
 
 
-def build_optimizer(
-    solver: str,
-    schedule: str,
-    learning_rate_init: float,
-    *,
-    total_steps: int,
-    alpha: float = 0.0,
-    momentum: float = 0.9,
-    nesterovs_momentum: bool = False,
-    beta_1: float = 0.9,
-    beta_2: float = 0.999,
-    epsilon: float = 1e-8,
-    weight_decay: float = 0.0,
-) -> optimizers.Optimizer:
-    """The optimizer for ``solver`` with ``schedule`` spread over ``total_steps`` steps.
+def build_optimizer(settings: Settings, *, total_steps: int) -> optimizers.Optimizer:
+    """The optimizer for ``settings.solver``, its schedule spread over ``total_steps`` steps.
 
     ``alpha > 0`` adds the L2 penalty's gradient ``alpha * p`` before the solver's
     step; ``weight_decay`` is AdamW's decoupled decay (``adamw`` only).
     """
-    lr = _learning_rate(schedule, learning_rate_init, total_steps)
-    if solver == "sgd":
+    s = settings
+    lr = _learning_rate(s.schedule, s.learning_rate_init, total_steps)
+    if s.solver == "sgd":
         optimizer = optimizers.sgd(lr)
-    elif solver == "momentum":
-        optimizer = optimizers.momentum(lr, momentum, nesterovs_momentum)
-    elif solver == "adam":
-        optimizer = optimizers.adam(lr, beta_1, beta_2, epsilon)
-    elif solver == "adamw":
-        optimizer = optimizers.adamw(lr, beta_1, beta_2, epsilon, weight_decay)
+    elif s.solver == "momentum":
+        optimizer = optimizers.momentum(lr, s.momentum, s.nesterovs_momentum)
+    elif s.solver == "adam":
+        optimizer = optimizers.adam(lr, s.beta_1, s.beta_2, s.epsilon)
     else:
-        raise ValueError(f"solver must be one of {', '.join(SOLVERS)}, got solver={solver!r}")
-    return add_l2(optimizer, alpha) if alpha else optimizer
+        optimizer = optimizers.adamw(lr, s.beta_1, s.beta_2, s.epsilon, s.weight_decay)
+    return add_l2(optimizer, s.alpha) if s.alpha else optimizer
