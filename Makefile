@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo bench speed clean
+.PHONY: test lint imports typecheck pytest demo bench speed clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,11 +12,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: lint typecheck pytest
+test: lint imports typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check mlp_functional tests examples scripts benchmarks
 	$(BIN)/ruff format --check mlp_functional tests examples scripts benchmarks
+
+# The layering rules (pyproject.toml, [tool.importlinter]).
+imports: $(STAMP)
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -23,20 +23,21 @@ from mlp_functional.data import load
 
 
 class RmsState(NamedTuple):
-    step: int
+    count: int  # updates applied so far
     mean_square: mf.Params  # s, shaped like the params
 
 
 def rmsprop(lr: float = 1e-3, rho: float = 0.9, eps: float = 1e-8) -> mf.Optimizer:
-    """RMSprop as a plain ``(init, update)`` pair."""
+    """RMSprop as a plain ``(init, update)`` pair: ``s <- rho s + (1 - rho) g**2`` and the
+    update ``-lr g / (sqrt(s) + eps)`` (Tieleman & Hinton, 2012)."""
 
     def init(params: mf.Params) -> RmsState:
         return RmsState(0, mf.tree_map(np.zeros_like, params))
 
     def update(grads: mf.Params, state: RmsState, params: mf.Params) -> tuple[mf.Params, RmsState]:
         s = mf.tree_map(lambda s, g: rho * s + (1 - rho) * g * g, state.mean_square, grads)
-        new = mf.tree_map(lambda p, g, s: p - lr * g / (np.sqrt(s) + eps), params, grads, s)
-        return new, RmsState(state.step + 1, s)
+        updates = mf.tree_map(lambda g, s: -lr * g / (np.sqrt(s) + eps), grads, s)
+        return updates, RmsState(state.count + 1, s)
 
     return mf.Optimizer(init, update)
 

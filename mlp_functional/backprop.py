@@ -2,12 +2,12 @@
 
 With ``delta_l = dL/dz_l`` the chain rule runs from the loss back to the input::
 
-    delta_L = (softmax(z_L) - onehot(y)) / N
+    delta_L = (softmax(z_L) - q) / N
     dL/dw_l = a_{l-1}.T @ delta_l          dL/db_l = sum_i delta_l[i]
-    delta_{l-1} = (delta_l @ w_l.T) * f'(z_{l-1})
+    delta_{l-1} = (delta_l @ w_l.T) * mask_{l-1} * f'(z_{l-1})
 
-Gradients come back as :class:`Params` of the same shapes (fresh and read-only),
-so nothing accumulates and there is nothing to zero.
+(``mask`` is dropout's, 1 without dropout.) Gradients come back as fresh, read-only
+:class:`Params` of the same shapes, so nothing accumulates and there is nothing to zero.
 
 >>> import numpy as np
 >>> from mlp_functional.random import key
@@ -21,101 +21,101 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
-from .features import to_features
-from .forward import propagate
-from .loss import loss, softmax_cross_entropy
-from .params import Params, freeze, n_params, ravel, unravel
+from .forward import Trace, inputs_of, propagate
+from .loss import cross_entropy, cross_entropy_grad, loss
+from .params import Layer, Params, freeze, ravel, unravel
 from .random import Key, generator
 from .random import key as make_key
-from .validate import check_batch
+from .validate import check_labels, check_smoothing
 
-__all__ = ["Workspace", "backprop", "check_grad", "grad", "loss_and_grad", "workspace"]
+__all__ = ["backward", "check_grad", "grad", "loss_and_grad", "trace_loss_and_grad"]
 
 Array = np.ndarray
 
 
-class Workspace(NamedTuple):
-    """Scratch buffers for one batch size, reused from step to step by the training loop.
+def backward(params: Params, trace: Trace, delta: Array, masks: Sequence[Array] | None) -> Params:
+    """The chain rule from ``delta_L = dL/dz_L`` back to the first layer's weights.
 
-    ``z[l]`` has shape ``(batch, sizes[l+1])``, ``delta[l]`` shape ``(batch, sizes[l+1])``
-    for hidden layers.
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> from mlp_functional.forward import propagate
+    >>> p = init(key(0), [2, 3, 2], dtype="float64")
+    >>> t = propagate(p, np.ones((1, 2)))
+    >>> [g.w.shape for g in backward(p, t, np.ones((1, 2)), None).layers]
+    [(2, 3), (3, 2)]
     """
-
-    z: tuple[Array, ...]
-    delta: tuple[Array, ...]
-
-
-def workspace(params: Params, batch_size: int) -> Workspace:
-    """Allocate the scratch buffers for batches of up to ``batch_size`` examples."""
-    widths = params.sizes[1:]
-    return Workspace(
-        tuple(np.empty((batch_size, w), params.dtype) for w in widths),
-        tuple(np.empty((batch_size, w), params.dtype) for w in widths[:-1]),
-    )
-
-
-def backprop(
-    params: Params,
-    x: Array,
-    y: Array,
-    grads: Params,
-    space: Workspace | None = None,
-    masks: Sequence[Array] | None = None,
-    smoothing: float = 0.0,
-) -> tuple[float, Array]:
-    """Loss on a batch of float features; gradients written into the arrays of ``grads``.
-
-    The engine room of :func:`loss_and_grad` and of the training loop: no
-    validation, no allocation when ``space`` is given. With dropout ``masks`` the
-    chain rule picks up their factor: ``delta_{l-1} = (delta_l @ w_l.T) * mask * f'``;
-    ``smoothing`` is the label smoothing of the loss (see ``softmax_cross_entropy``).
-    Returns the mean loss and the logits' argmax (for the running accuracy).
-    """
-    n = len(x)
-    trace = propagate(params, x, None if space is None else space.z, masks)
-    predicted = trace.logits.argmax(axis=1)
-    # The logits are not needed once the loss is known: the gradient overwrites them.
-    mean_loss = softmax_cross_entropy(trace.logits, y, out=trace.logits, smoothing=smoothing)
-    delta = trace.logits
     derivative = params.activation.derivative
-    for i in range(len(params.layers) - 1, -1, -1):
-        g = grads.layers[i]
-        np.matmul(trace.inputs[i].T, delta, out=g.w)
-        np.add.reduce(delta, axis=0, out=g.b)  # np.sum, without its ~5 us of argument handling
-        if i == 0:
-            break
-        out = None if space is None else space.delta[i - 1][:n]
-        delta = np.matmul(delta, params.layers[i].w.T, out=out)
-        if masks is not None:
-            delta *= masks[i - 1]
-        delta *= derivative(trace.pre[i - 1], trace.hidden[i - 1])
-    return mean_loss, predicted
+    grads: list[Layer] = []
+    for layer in reversed(range(len(params.layers))):
+        grads.insert(0, Layer(trace.inputs[layer].T @ delta, delta.sum(axis=0)))
+        if layer > 0:
+            delta = delta @ params.layers[layer].w.T
+            if masks is not None:
+                delta = delta * masks[layer - 1]
+            delta = delta * derivative(trace.pre[layer - 1], trace.hidden[layer - 1])
+    return Params(tuple(Layer(freeze(g.w), freeze(g.b)) for g in grads), params.activation)
 
 
-def loss_and_grad(params: Params, x: Any, y: Any) -> tuple[float, Params]:
+def trace_loss_and_grad(
+    params: Params,
+    a0: Array,
+    labels: Array,
+    masks: Sequence[Array] | None = None,
+    label_smoothing: float = 0.0,
+) -> tuple[float, Trace, Params]:
+    """Loss, forward trace and gradients on float features ``a0`` (no validation).
+
+    The training step's engine room: forward with dropout ``masks``, the loss, then
+    :func:`backward` from ``(softmax(z_L) - q) / N``.
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> value, trace, g = trace_loss_and_grad(init(key(0), [2, 2]), np.zeros((1, 2)), np.array([0]))
+    >>> round(value, 4), trace.logits.tolist(), g.layers[0].b.tolist()  # log 2; softmax - onehot
+    (0.6931, [[0.0, 0.0]], [-0.5, 0.5])
+    """
+    t = propagate(params, a0, masks)
+    mean_loss = cross_entropy(t.logits, labels, label_smoothing)
+    delta = cross_entropy_grad(t.logits, labels, label_smoothing)
+    return mean_loss, t, backward(params, t, delta, masks)
+
+
+def loss_and_grad(
+    params: Params, x: Any, y: Any, label_smoothing: float = 0.0
+) -> tuple[float, Params]:
     """Mean cross-entropy on a batch and its gradient with respect to every parameter.
 
     Args:
       params: the model.
       x: ``(N, D)`` floats or ``(N, 28, 28)`` uint8 images.
       y: ``(N,)`` integer labels.
+      label_smoothing: as in :func:`~mlp_functional.loss.cross_entropy`.
 
     Returns:
       ``(loss, grads)``, ``grads`` a read-only :class:`Params` shaped like ``params``.
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> value, g = loss_and_grad(init(key(0), [4, 3]), np.zeros((2, 4)), np.array([0, 1]))
+    >>> round(value, 4), g.layers[0].b.round(4).tolist()  # log 3; (1/3 - q) averaged
+    (1.0986, [-0.1667, -0.1667, 0.3333])
     """
-    x, labels = check_batch(params, x, y)
-    flat = np.empty(n_params(params), params.dtype)
-    grads = unravel(flat, params)
-    mean_loss, _ = backprop(params, to_features(x, params.dtype), labels, grads)
-    freeze(flat)
-    return mean_loss, unravel(flat, params)
+    a0 = inputs_of(params, x)
+    labels = check_labels(y, params.sizes[-1], len(a0))
+    mean_loss, _, grads = trace_loss_and_grad(
+        params, a0, labels, None, check_smoothing(label_smoothing)
+    )
+    return mean_loss, grads
 
 
-def grad(params: Params, x: Any, y: Any) -> Params:
+def grad(params: Params, x: Any, y: Any, label_smoothing: float = 0.0) -> Params:
     """Gradient of the mean cross-entropy: ``loss_and_grad(params, x, y)[1]``.
 
     >>> import numpy as np
@@ -125,7 +125,7 @@ def grad(params: Params, x: Any, y: Any) -> Params:
     >>> g.layers[0].w.shape, g.layers[0].w.flags.writeable
     ((4, 3), False)
     """
-    return loss_and_grad(params, x, y)[1]
+    return loss_and_grad(params, x, y, label_smoothing)[1]
 
 
 def check_grad(
@@ -154,6 +154,13 @@ def check_grad(
       floor: the smallest denominator of the relative error.
       max_checks: check only this many entries, drawn with ``key`` (default: all).
       key: random key for the subset; ``key(0)`` when omitted.
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> p = init(key(0), [3, 4, 2], activation="tanh", dtype="float64")
+    >>> check_grad(p, np.eye(3), np.array([0, 1, 1])) < 1e-8
+    True
     """
     p64 = unravel(ravel(params).astype(np.float64), params)
     analytic = ravel(loss_and_grad(p64, x, y)[1])
@@ -164,17 +171,14 @@ def check_grad(
         indices = rng.choice(flat.size, max_checks, replace=False).tolist()
 
     def shifted_loss(i: int, step: float) -> float:
-        original = flat[i]
-        flat[i] = original + step
-        value = loss(unravel(flat, p64), x, y)
-        flat[i] = original
-        return value
+        shifted = flat.copy()
+        shifted[i] += step
+        return loss(unravel(shifted, p64), x, y)
 
-    worst = 0.0
-    for i in indices:
+    def relative_error(i: int) -> float:
         near = shifted_loss(i, eps) - shifted_loss(i, -eps)
         far = shifted_loss(i, 2 * eps) - shifted_loss(i, -2 * eps)
         numeric = (8 * near - far) / (12 * eps)
-        error = abs(analytic[i] - numeric) / max(abs(analytic[i]), abs(numeric), floor)
-        worst = max(worst, float(error))
-    return worst
+        return float(abs(analytic[i] - numeric) / max(abs(analytic[i]), abs(numeric), floor))
+
+    return max(map(relative_error, indices), default=0.0)

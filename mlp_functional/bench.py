@@ -24,14 +24,14 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .backprop import backprop, workspace
+from .engines import predict, train_epoch
+from .fast.kernels import backprop, propagate, workspace
+from .fast.loop import optimizer_step
 from .features import to_features
-from .forward import propagate
-from .optimizers import Optimizer, apply_rule
-from .params import Params, init, n_params, ravel, unravel
-from .predict import predict
+from .optimizers import Optimizer
+from .params import Params, init, n_params, unravel
 from .random import key
-from .train import init_state, train_epoch
+from .train import TrainState, init_state
 
 __all__ = [
     "BenchResult",
@@ -119,27 +119,25 @@ class StepTimes(NamedTuple):
 
 
 def step_breakdown(
-    params: Params, optimizer: Optimizer, images: Array, labels: Array, repeats: int = 200
+    state: TrainState, images: Array, labels: Array, repeats: int = 200
 ) -> StepTimes:
-    """Time the phases of one step on a fixed batch, with the training loop's buffers."""
-    assert optimizer.rule is not None
-    flat = ravel(params)
+    """Time the phases of one fast-engine step on a fixed batch, with the loop's buffers."""
+    params = state.params
+    step, flat, slots = optimizer_step(state)
     live = unravel(flat, params)
     g = np.empty_like(flat)
     grads = unravel(g, params)
     space = workspace(params, len(images))
     xb = to_features(images, params.dtype)
-    slots = tuple(np.zeros_like(flat) for _ in optimizer.init(params)[1:])
     scratch = np.empty_like(flat)
     forward = median_time(lambda: propagate(live, xb, space.z), repeats)
     both = median_time(lambda: backprop(live, xb, labels, grads, space), repeats)
-    rule = optimizer.rule
     backprop(live, xb, labels, grads, space)
-    fresh = g.copy()  # a rule may overwrite the gradient: give each call the same one
+    fresh = g.copy()  # an update may overwrite the gradient: give each call the same one
 
     def restore_and_update() -> None:
         np.copyto(g, fresh)
-        apply_rule(rule, flat, g, slots, 0, scratch)
+        step(flat, g, slots, scratch)
 
     restore = median_time(lambda: np.copyto(g, fresh), repeats)
     update = median_time(restore_and_update, repeats) - restore
@@ -157,6 +155,8 @@ class BenchResult(NamedTuple):
     epoch: float
     ratio: float
     ratios: tuple[float, ...]
+    textbook_epoch: float
+    textbook_ratio: float
     gflops: float
     steps: int
     step: StepTimes
@@ -177,6 +177,7 @@ def run_bench(
     optimizer_name: str = "adam",
     repeats: int = 5,
     peers: dict[str, Callable[[], float]] | None = None,
+    textbook: bool = True,
 ) -> BenchResult:
     """Time epochs of ours, the floor and any peers, alternating, ``repeats`` rounds.
 
@@ -185,6 +186,7 @@ def run_bench(
       test_images: for the evaluation throughput.
       peers: name -> a function that runs and times one epoch of that peer on the same
         job (in a process of its own), returning the seconds.
+      textbook: also time the textbook engine's epoch (the price of reading the code).
     """
     n = len(images)
     sizes = (int(np.prod(images.shape[1:])), *hidden, 10)
@@ -192,23 +194,33 @@ def run_bench(
     state = init_state(key(1), params, optimizer)
     floor_times: list[float] = []
     epoch_times: list[float] = []
+    textbook_times: list[float] = []
+    textbook_state = state
     peer_times: dict[str, list[float]] = {name: [] for name in peers or {}}
     for _ in range(repeats):
         floor_times.append(
             matmul_floor(sizes, batch_size=batch_size, n_examples=n, dtype=params.dtype, repeats=1)
         )
         start = time.perf_counter()
-        state, _ = train_epoch(state, images, labels, batch_size=batch_size)
+        state, _ = train_epoch(state, images, labels, batch_size=batch_size, engine="fast")
         epoch_times.append(time.perf_counter() - start)
+        if textbook:
+            start = time.perf_counter()
+            textbook_state, _ = train_epoch(
+                textbook_state, images, labels, batch_size=batch_size, engine="textbook"
+            )
+            textbook_times.append(time.perf_counter() - start)
         for name, run in (peers or {}).items():
             peer_times[name].append(run())
     ratios = tuple(e / f for e, f in zip(epoch_times, floor_times, strict=True))
     epoch = statistics.median(epoch_times)
     floor = statistics.median(floor_times)
     batch = images[:batch_size]
-    step = step_breakdown(params, optimizer, batch, labels[:batch_size].astype(np.int64))
+    step = step_breakdown(state, batch, labels[:batch_size].astype(np.int64))
     eval_batch = 1000
-    eval_time = median_time(lambda: predict(state.params, test_images, batch_size=eval_batch), 5)
+    eval_time = median_time(
+        lambda: predict(state.params, test_images, batch_size=eval_batch, engine="fast"), 5
+    )
     eval_floor = matmul_floor(
         sizes,
         batch_size=eval_batch,
@@ -231,6 +243,12 @@ def run_bench(
         epoch=epoch,
         ratio=statistics.median(ratios),
         ratios=ratios,
+        textbook_epoch=statistics.median(textbook_times) if textbook_times else math.nan,
+        textbook_ratio=(
+            statistics.median(t / f for t, f in zip(textbook_times, floor_times, strict=False))
+            if textbook_times
+            else math.nan
+        ),
         gflops=epoch_flops(sizes, n) / epoch / 1e9,
         steps=math.ceil(n / batch_size),
         step=step,

@@ -3,9 +3,9 @@
 A model file holds one tensor per array, named ``layers.<i>.w`` and ``layers.<i>.b``, and
 the architecture in its metadata, so PyTorch, JAX or any safetensors reader can open it;
 nothing is ever pickled. A training-state file adds what an exact resume needs: the
-current params (``params.layers.<i>.w``), the optimizer's buffers (``opt.<slot>.layers.<i>.w``,
-e.g. ``opt.grad_sum.layers.0.w`` for Adam), the random key, the step count and the caller's own
-bookkeeping (a JSON-able dict).
+current params (``params.layers.<i>.w``), the optimizer's state under the papers' names
+(``opt.<transformation>.<field>.layers.<i>.w``, e.g. ``opt.0.mu.layers.0.w`` for Adam), the
+random key and the caller's own bookkeeping (a JSON-able dict).
 
 Safetensors metadata may only hold strings, and its keys come out in a random order, so
 all of it is one JSON string under the single key ``mlp_functional``: the same model
@@ -45,6 +45,7 @@ from .train import TrainState
 __all__ = [
     "FORMAT_VERSION",
     "METADATA_KEY",
+    "STATE_FORMAT",
     "CheckpointError",
     "load_params",
     "load_train_state",
@@ -56,6 +57,9 @@ __all__ = [
 
 #: Bumped whenever the layout of the files changes; older readers refuse newer files.
 FORMAT_VERSION = 1
+#: The layout of the optimizer state in a training-state file: 2 is the textbook form,
+#: each transformation's state under its own field names.
+STATE_FORMAT = 2
 #: The one metadata entry this package writes and reads (a JSON string).
 METADATA_KEY = "mlp_functional"
 _MODEL_KIND = "model"
@@ -132,38 +136,55 @@ def save_params(path: PathLike, params: Params) -> None:
     _write(path, _tensors(params), {"kind": _MODEL_KIND, "model": model_spec(params)})
 
 
+def _state_leaves(state: Any, path: str = "") -> list[tuple[str, Any]]:
+    """The optimizer state's transformations with their paths: ``"0"``, ``"1"`` in a chain."""
+    if type(state) is tuple:
+        return [leaf for i, part in enumerate(state) for leaf in _state_leaves(part, f"{path}{i}.")]
+    return [(path.rstrip("."), state)]
+
+
 def save_train_state(
     path: PathLike, state: TrainState, progress: Mapping[str, Any] | None = None
 ) -> None:
     """Write everything needed to continue ``state`` exactly, atomically.
 
+    The optimizer state is stored as the textbook engine holds it, under the papers'
+    names: Adam's moments of the first transformation of a chain are the tensors
+    ``opt.0.mu.layers.<i>.w`` and ``opt.0.nu.layers.<i>.w``, its count is in the metadata.
+
     Args:
       path: the destination, e.g. ``run/state.safetensors``.
-      state: the training state; its optimizer state must be ``(step, *slots)`` with
-        each slot shaped like the params (as for every built-in optimizer).
+      state: the training state; each transformation's state must be a NamedTuple of
+        integers and Params (as every built-in optimizer's is).
       progress: the caller's bookkeeping (epoch, early-stopping counters...), as JSON-able
         values; handed back by :func:`load_train_state`.
     """
-    opt_state = state.opt_state
-    fields = getattr(type(opt_state), "_fields", ())
-    if not fields or fields[0] != "step" or not all(isinstance(s, Params) for s in opt_state[1:]):
-        raise ValueError(
-            f"optimizer state {type(opt_state).__name__} cannot be saved: it must be a "
-            "NamedTuple (step, *slots) whose slots are Params, as sgd, momentum and adam make"
-        )
     tensors = _tensors(state.params, "params.")
-    for name, slot in zip(fields[1:], opt_state[1:], strict=True):
-        tensors.update(_tensors(slot, f"opt.{name}."))
+    described = []
+    for where, leaf in _state_leaves(state.opt_state):
+        fields = getattr(type(leaf), "_fields", None)
+        if fields is None:
+            raise ValueError(
+                f"optimizer state {type(leaf).__name__} cannot be saved: each transformation's "
+                "state must be a NamedTuple of integers and Params, as the built-in ones are"
+            )
+        counts = {}
+        for field, value in zip(fields, leaf, strict=True):
+            if isinstance(value, Params):
+                tensors.update(_tensors(value, f"opt.{where}.{field}."))
+            elif isinstance(value, int) and not isinstance(value, bool):
+                counts[field] = int(value)
+            else:
+                raise ValueError(
+                    f"optimizer state {type(leaf).__name__}.{field} cannot be saved: "
+                    "only integers and Params are"
+                )
+        described.append({"path": where, "state": type(leaf).__name__, "counts": counts})
     meta = {
         "kind": _STATE_KIND,
         "model": model_spec(state.params),
-        "optimizer": {
-            "state": type(opt_state).__name__,
-            "slots": list(fields[1:]),
-            "step": int(opt_state.step),
-        },
+        "optimizer": {"format": STATE_FORMAT, "states": described},
         "key": [int(w) for w in state.key.words],
-        "step": int(state.step),
         "progress": dict(progress or {}),
     }
     _write(path, tensors, meta)
@@ -349,7 +370,7 @@ def load_train_state(path: PathLike, optimizer: Optimizer) -> tuple[TrainState, 
     Args:
       path: the file.
       optimizer: the optimizer to continue with, built with the settings the state was
-        saved with (its state type and slots must match the file's).
+        saved with (its transformations' states must match the file's).
 
     Returns:
       ``(state, progress)``: the state, ready for :func:`mlp_functional.fit`, and the
@@ -362,31 +383,52 @@ def load_train_state(path: PathLike, optimizer: Optimizer) -> tuple[TrainState, 
     meta, tensors = _read(path, _STATE_KIND)
     sizes, activation, dtype = _spec(name, meta)
     opt = meta.get("optimizer")
-    if not isinstance(opt, dict) or not isinstance(opt.get("slots"), list):
+    if isinstance(opt, dict) and "slots" in opt:
+        raise CheckpointError(
+            f"{name}: written by an earlier version of mlp_functional, whose optimizer state "
+            f"({opt.get('state')}: {', '.join(map(str, opt['slots']))}) this version does not "
+            "continue; its model.safetensors still evaluates and predicts: to train further, "
+            "start a new run with --out"
+        )
+    if not isinstance(opt, dict) or opt.get("format") != STATE_FORMAT:
         raise CheckpointError(f"{name}: the optimizer description in its metadata is invalid")
-    slots = [str(s) for s in opt["slots"]]
-    expected = _names("params.", len(sizes) - 1)
-    for slot in slots:
-        expected |= _names(f"opt.{slot}.", len(sizes) - 1)
-    _check_names(name, tensors, expected)
+    saved = opt.get("states")
+    if not isinstance(saved, list) or not all(isinstance(d, dict) for d in saved):
+        raise CheckpointError(f"{name}: the optimizer description in its metadata is invalid")
     params = _params(name, tensors, "params.", sizes, activation, dtype)
     template = optimizer.init(params)
-    state_type = type(template)
-    wanted = list(template._fields[1:])
-    if opt.get("state") == state_type.__name__ and slots != wanted:
+    wanted = _state_leaves(template)
+    found = [(d.get("path"), d.get("state")) for d in saved]
+    if found != [(where, type(leaf).__name__) for where, leaf in wanted]:
+        have = ", ".join(str(state) for _, state in found)
+        need = ", ".join(type(leaf).__name__ for _, leaf in wanted)
         raise CheckpointError(
-            f"{name}: its {state_type.__name__} holds {', '.join(slots)}, this version of "
-            f"mlp_functional keeps {', '.join(wanted)}; it was written by another version: "
-            "resume it with that version or start a new run"
+            f"{name}: saved with an optimizer whose states are ({have}), but training would "
+            f"continue with one whose states are ({need}); resume with the optimizer the run "
+            "was started with"
         )
-    if opt.get("state") != state_type.__name__:
-        raise CheckpointError(
-            f"{name}: saved with an optimizer whose state is {opt.get('state')!r}, but "
-            f"training would continue with one whose state is {state_type.__name__!r}; "
-            "resume with the optimizer the run was started with"
-        )
-    opt_step = _count(name, "optimizer step", opt.get("step"))
-    step = _count(name, "step", meta.get("step"))
+    expected = _names("params.", len(sizes) - 1)
+    for where, leaf in wanted:
+        for field, value in zip(leaf._fields, leaf, strict=True):
+            if isinstance(value, Params):
+                expected |= _names(f"opt.{where}.{field}.", len(sizes) - 1)
+    _check_names(name, tensors, expected)
+
+    def filled(where: str, leaf: Any, description: dict[str, Any]) -> Any:
+        counts = description.get("counts")
+        if not isinstance(counts, dict):
+            raise CheckpointError(f"{name}: the optimizer counts in its metadata are invalid")
+        values: list[Any] = []
+        for field, value in zip(leaf._fields, leaf, strict=True):
+            if isinstance(value, Params):
+                prefix = f"opt.{where}.{field}."
+                values.append(_params(name, tensors, prefix, sizes, activation, dtype))
+            else:
+                values.append(_count(name, f"optimizer {field}", counts.get(field)))
+        return type(leaf)(*values)
+
+    leaves = [filled(w, leaf, d) for (w, leaf), d in zip(wanted, saved, strict=True)]
+    opt_state = _rebuild(template, leaves)
     words = meta.get("key")
     if (
         not isinstance(words, list)
@@ -397,12 +439,14 @@ def load_train_state(path: PathLike, optimizer: Optimizer) -> tuple[TrainState, 
     progress = meta.get("progress")
     if not isinstance(progress, dict):
         raise CheckpointError(f"{name}: the progress record in its metadata is invalid")
-    slot_params = (
-        _params(name, tensors, f"opt.{slot}.", sizes, activation, dtype) for slot in slots
-    )
-    opt_state = state_type(opt_step, *slot_params)
     key = Key((words[0], words[1], words[2], words[3]))
-    return TrainState(params, opt_state, key, step, optimizer), progress
+    return TrainState(params, opt_state, key, optimizer), progress
+
+
+def _rebuild(template: Any, leaves: list[Any]) -> Any:
+    if type(template) is tuple:
+        return tuple(_rebuild(part, leaves) for part in template)
+    return leaves.pop(0)
 
 
 def _count(name: str, what: str, value: Any) -> int:

@@ -6,6 +6,9 @@ For layers ``l = 1..L`` with activation ``f``::
     a_l = f(z_l)                     (hidden layers only)
     logits = z_L
 
+The whole pass is a reduce of "dense, then f" over the hidden layers, and one more
+dense layer for the logits.
+
 >>> import numpy as np
 >>> from mlp_functional.random import key
 >>> from mlp_functional.params import init
@@ -20,12 +23,13 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+import toolz
 
 from .features import to_features
-from .params import Params, freeze
+from .params import Layer, Params, freeze
 from .validate import check_inputs
 
-__all__ = ["Trace", "forward", "forward_trace"]
+__all__ = ["Trace", "dense", "forward", "forward_trace", "inputs_of", "propagate"]
 
 Array = np.ndarray
 
@@ -37,7 +41,7 @@ class Trace(NamedTuple):
       inputs: ``(a_0, ..., a_{L-1})``, what each layer read; ``a_0`` is ``x`` as floats.
       pre: ``(z_1, ..., z_{L-1})``, the hidden layers' pre-activations.
       logits: ``z_L``, shape ``(N, classes)``.
-      hidden: ``(f(z_1), ..., f(z_{L-1}))``; the same arrays as ``inputs[1:]`` unless
+      hidden: ``(f(z_1), ..., f(z_{L-1}))``; the same values as ``inputs[1:]`` unless
         dropout masked the inputs (the derivative needs the unmasked values).
     """
 
@@ -47,54 +51,72 @@ class Trace(NamedTuple):
     hidden: tuple[Array, ...] = ()
 
 
-def propagate(
-    params: Params,
-    x: Array,
-    buffers: Sequence[Array] | None = None,
-    masks: Sequence[Array] | None = None,
-) -> Trace:
-    """The forward pass on float features, optionally writing ``z_l`` into ``buffers``.
+def dense(layer: Layer, a: Array) -> Array:
+    """One affine layer, ``z = a @ w + b``.
 
-    Internal building block shared by :func:`forward`, back propagation and the
-    training loop; it does not validate or convert its input. ``masks`` (training
-    only) are the hidden layers' scaled dropout masks: ``a_l = f(z_l) * mask_l``.
+    >>> import numpy as np
+    >>> dense(Layer(np.eye(2), np.array([1.0, -1.0])), np.array([[2.0, 3.0]])).tolist()
+    [[3.0, 2.0]]
     """
-    act = params.activation
-    a = x
-    inputs = [x]
-    pre: list[Array] = []
-    hidden: list[Array] = []
-    last = len(params.layers) - 1
-    for i, layer in enumerate(params.layers):
-        out = None if buffers is None else buffers[i][: len(a)]
-        z = np.matmul(a, layer.w, out=out)
-        z += layer.b
-        if i == last:
-            return Trace(tuple(inputs), tuple(pre), z, tuple(hidden))
-        a = act.value(z)
-        pre.append(z)
-        hidden.append(a)
-        if masks is not None:
-            a = a * masks[i]
-        inputs.append(a)
-    raise AssertionError("params has no layers")
+    return a @ layer.w + layer.b
+
+
+def inputs_of(params: Params, x: Any) -> Array:
+    """``a_0``: validated inputs as ``(N, D)`` floats of the params' dtype (a fresh array).
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> inputs_of(init(key(0), [4, 2]), np.full((1, 2, 2), 255, np.uint8)).tolist()
+    [[1.0, 1.0, 1.0, 1.0]]
+    """
+    return to_features(check_inputs(params, x), params.dtype)
+
+
+def propagate(params: Params, a0: Array, masks: Sequence[Array] | None = None) -> Trace:
+    """The forward pass on float features ``a0``, keeping what back propagation needs.
+
+    With dropout ``masks`` (one per hidden layer, already scaled by ``1 / (1 - rate)``)
+    each hidden layer's output is ``a_l = f(z_l) * mask_l``.
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> t = propagate(init(key(0), [4, 3, 2]), np.ones((1, 4)))
+    >>> [a.shape for a in t.inputs], [z.shape for z in t.pre], t.logits.shape
+    ([(1, 4), (1, 3)], [(1, 3)], (1, 2))
+    """
+    f = params.activation.value
+    *hidden_layers, output = params.layers
+
+    def step(t: Trace, numbered: tuple[int, Layer]) -> Trace:
+        index, layer = numbered
+        z = dense(layer, t.inputs[-1])
+        h = f(z)
+        a = h if masks is None else h * masks[index]
+        return Trace((*t.inputs, a), (*t.pre, z), t.logits, (*t.hidden, h))
+
+    hidden = toolz.reduce(step, enumerate(hidden_layers), Trace((a0,), (), a0))
+    logits = dense(output, hidden.inputs[-1])
+    return Trace(
+        tuple(map(freeze, hidden.inputs)),
+        tuple(map(freeze, hidden.pre)),
+        freeze(logits),
+        tuple(map(freeze, hidden.hidden)),
+    )
 
 
 def forward_trace(params: Params, x: Any) -> Trace:
-    """Forward pass keeping every layer's input and pre-activation (for backprop).
+    """:func:`propagate` on raw inputs (validated and converted to floats first).
 
     >>> import numpy as np
     >>> from mlp_functional.random import key
     >>> from mlp_functional.params import init
     >>> t = forward_trace(init(key(0), [4, 3, 2]), np.ones((1, 4)))
-    >>> [a.shape for a in t.inputs], [z.shape for z in t.pre], t.logits.shape
-    ([(1, 4), (1, 3)], [(1, 3)], (1, 2))
+    >>> len(t.hidden), t.logits.flags.writeable
+    (1, False)
     """
-    x = check_inputs(params, x)
-    trace = propagate(params, to_features(x, params.dtype).copy())
-    for a in (*trace.inputs, *trace.pre, trace.logits):
-        freeze(a)
-    return trace
+    return propagate(params, inputs_of(params, x))
 
 
 def forward(params: Params, x: Any) -> Array:
@@ -106,6 +128,14 @@ def forward(params: Params, x: Any) -> Array:
 
     Returns:
       A fresh, read-only ``(N, classes)`` array in the params' dtype.
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> forward(init(key(0), [4, 3]), np.zeros((2, 4))).tolist()
+    [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
     """
-    x = check_inputs(params, x)
-    return freeze(propagate(params, to_features(x, params.dtype)).logits)
+    f = params.activation.value
+    *hidden_layers, output = params.layers
+    a = toolz.reduce(lambda a, layer: f(dense(layer, a)), hidden_layers, inputs_of(params, x))
+    return freeze(dense(output, a))

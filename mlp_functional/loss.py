@@ -1,11 +1,12 @@
 """Softmax, log-softmax and the cross-entropy loss, in their numerically stable forms.
 
-With ``m = max_k z_k`` (subtracting it changes nothing mathematically but keeps
-``exp`` from overflowing)::
+With ``logsumexp(z) = m + log(sum_j exp(z_j - m))`` and ``m = max_k z_k`` (subtracting
+``m`` changes nothing mathematically but keeps ``exp`` from overflowing)::
 
-    log_softmax(z)_k = z_k - m - log(sum_j exp(z_j - m))
-    cross_entropy(z, y) = mean_i( -log_softmax(z_i)_{y_i} )
-    d cross_entropy / d z_i = (softmax(z_i) - onehot(y_i)) / N
+    log_softmax(z) = z - logsumexp(z)
+    q = (1 - s) onehot(y) + s / K                  (label smoothing s over K classes)
+    cross_entropy(z, y) = mean_i( -sum_k q_ik log_softmax(z_i)_k )
+    d cross_entropy / d z_i = (softmax(z_i) - q_i) / N
 
 >>> import numpy as np
 >>> z = np.array([[1e4, 0.0, -1e4]])
@@ -21,42 +22,69 @@ from typing import Any
 
 import numpy as np
 
-from .features import to_features
-from .forward import propagate
+from .forward import forward
 from .params import Params, freeze
-from .validate import check_batch, check_labels
+from .validate import check_labels, check_smoothing
 
-__all__ = ["cross_entropy", "log_softmax", "loss", "softmax", "softmax_cross_entropy"]
+__all__ = [
+    "cross_entropy",
+    "cross_entropy_grad",
+    "log_softmax",
+    "logsumexp",
+    "loss",
+    "softmax",
+    "targets",
+]
 
 Array = np.ndarray
 
 
-def log_softmax(logits: Array) -> Array:
-    """``z - logsumexp(z)`` along the last axis, finite for any finite logits.
+def logsumexp(z: Array) -> Array:
+    """``log(sum_k exp(z_k))`` along the last axis, shape ``(N, 1)``, finite for finite ``z``.
+
+    >>> import numpy as np
+    >>> round(float(logsumexp(np.array([[1000.0, 1000.0]]))[0, 0] - 1000), 4)  # log 2
+    0.6931
+    """
+    m = z.max(axis=-1, keepdims=True)
+    return m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+
+
+def log_softmax(logits: Any) -> Array:
+    """``z - logsumexp(z)`` along the last axis.
 
     >>> import numpy as np
     >>> np.exp(log_softmax(np.array([[0.0, 0.0]]))).tolist()
     [[0.5, 0.5]]
     """
     z = np.asarray(logits)
-    shifted = z - z.max(axis=-1, keepdims=True)
-    return freeze(shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True)))
+    return freeze(z - logsumexp(z))
 
 
-def softmax(logits: Array) -> Array:
+def softmax(logits: Any) -> Array:
     """``exp(z) / sum(exp(z))`` along the last axis; rows sum to 1.
 
     >>> import numpy as np
     >>> softmax(np.array([[1.0, 1.0, 1.0, 1.0]])).tolist()
     [[0.25, 0.25, 0.25, 0.25]]
     """
-    z = np.asarray(logits)
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return freeze(e / e.sum(axis=-1, keepdims=True))
+    return freeze(np.exp(log_softmax(logits)))
 
 
-def cross_entropy(logits: Array, labels: Any) -> float:
-    """Mean negative log-likelihood of integer ``labels`` under ``softmax(logits)``.
+def targets(labels: Array, classes: int, label_smoothing: float, dtype: Any) -> Array:
+    """The target distribution ``q = (1 - s) onehot(y) + s / K`` (Szegedy et al., 2016).
+
+    >>> import numpy as np
+    >>> targets(np.array([1]), 4, 0.2, np.float64).tolist()
+    [[0.05, 0.8500000000000001, 0.05, 0.05]]
+    """
+    onehot = np.eye(classes, dtype=dtype)[labels]
+    s = label_smoothing
+    return freeze(onehot * (1 - s) + s / classes if s else onehot)
+
+
+def cross_entropy(logits: Any, labels: Any, label_smoothing: float = 0.0) -> float:
+    """Mean of ``-sum_k q_k log softmax(z)_k`` over the batch (``q`` from :func:`targets`).
 
     >>> import numpy as np
     >>> round(cross_entropy(np.array([[2.0, 0.0]]), np.array([0])), 4)
@@ -64,44 +92,23 @@ def cross_entropy(logits: Array, labels: Any) -> float:
     """
     z = np.asarray(logits)
     y = check_labels(labels, z.shape[-1], len(z))
-    return float(-log_softmax(z)[np.arange(len(y)), y].mean())
+    q = targets(y, z.shape[-1], check_smoothing(label_smoothing), z.dtype)
+    return float(-(q * log_softmax(z)).sum(axis=-1).mean())
 
 
-def softmax_cross_entropy(
-    logits: Array, labels: Array, out: Array | None = None, smoothing: float = 0.0
-) -> float:
-    """Loss and its gradient in one pass: returns the mean loss, writes ``dL/dz`` into ``out``.
-
-    The gradient ``(softmax(z) - q) / N`` reuses the exponentials the loss needed,
-    so the logits are read once. The target ``q`` is ``onehot(y)``, or with label
-    smoothing ``(1 - s) onehot(y) + s / K`` over ``K`` classes (Szegedy et al., 2016),
-    whose loss is ``-sum_k q_k log softmax(z)_k``. ``out`` may be ``logits`` itself
-    (the training loop overwrites its own buffer); by default a new array.
+def cross_entropy_grad(logits: Array, labels: Array, label_smoothing: float = 0.0) -> Array:
+    """``d cross_entropy / d z = (softmax(z) - q) / N``: where back propagation starts.
 
     >>> import numpy as np
-    >>> g = np.empty((1, 2))
-    >>> round(softmax_cross_entropy(np.array([[0.0, 0.0]]), np.array([1]), out=g), 4), g.tolist()
-    (0.6931, [[0.5, -0.5]])
+    >>> cross_entropy_grad(np.array([[0.0, 0.0]]), np.array([1])).tolist()
+    [[0.5, -0.5]]
     """
-    n, classes = logits.shape
-    rows = np.arange(n)
-    e = np.subtract(logits, logits.max(axis=1, keepdims=True), out=out)
-    target = e[rows, labels].sum()
-    if smoothing:
-        target = (1 - smoothing) * target + smoothing * e.sum() / classes
-    np.exp(e, out=e)
-    sums = e.sum(axis=1, keepdims=True)
-    mean_loss = float(np.log(sums).sum() - target) / n
-    e /= sums
-    e[rows, labels] -= 1 - smoothing
-    if smoothing:
-        e -= e.dtype.type(smoothing / classes)
-    e *= e.dtype.type(1.0 / n)
-    return mean_loss
+    q = targets(labels, logits.shape[-1], label_smoothing, logits.dtype)
+    return freeze((softmax(logits) - q) / len(logits))
 
 
-def loss(params: Params, x: Any, y: Any) -> float:
-    """Mean cross-entropy of the model on a batch.
+def loss(params: Params, x: Any, y: Any, label_smoothing: float = 0.0) -> float:
+    """Mean cross-entropy of the model on a batch: ``cross_entropy(forward(params, x), y)``.
 
     >>> import numpy as np
     >>> from mlp_functional.random import key
@@ -110,6 +117,4 @@ def loss(params: Params, x: Any, y: Any) -> float:
     >>> loss(p, np.zeros((2, 4)), np.array([0, 2])) > 0
     True
     """
-    x, labels = check_batch(params, x, y)
-    logits = propagate(params, to_features(x, params.dtype)).logits
-    return cross_entropy(freeze(logits), labels)
+    return cross_entropy(forward(params, x), y, label_smoothing)

@@ -2,9 +2,7 @@
 
 A layer computes ``x @ w + b`` with ``w`` of shape ``(fan_in, fan_out)``. ``Params``
 holds the layers and the activation, so ``forward(params, x)`` needs nothing else.
-Every array handed out is read-only, and all of a model's arrays are views into one
-contiguous buffer (see :func:`ravel`), which lets optimizers work on the whole model
-in a few vectorised passes.
+Every array handed out is read-only: a new model is a new tree (see :func:`tree_map`).
 
 >>> from mlp_functional.random import key
 >>> p = init(key(0), [784, 32, 10])
@@ -16,6 +14,7 @@ False
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
@@ -34,6 +33,7 @@ __all__ = [
     "n_params",
     "ravel",
     "tree_map",
+    "tree_reduce",
     "unravel",
 ]
 
@@ -68,20 +68,29 @@ class Params(NamedTuple):
 
 
 def freeze(a: Array) -> Array:
-    """Mark a freshly made array read-only and return it."""
+    """Mark a freshly made array read-only and return it.
+
+    >>> freeze(np.zeros(2)).flags.writeable
+    False
+    """
     a.setflags(write=False)
     return a
 
 
 def n_params(params: Params) -> int:
-    """Number of scalars in the model."""
+    """Number of scalars in the model: ``sum_l (fan_in_l + 1) * fan_out_l``.
+
+    >>> from mlp_functional.random import key
+    >>> n_params(init(key(0), [3, 2]))
+    8
+    """
     return sum(layer.w.size + layer.b.size for layer in params.layers)
 
 
 def ravel(params: Params, out: Array | None = None) -> Array:
     """All weights and biases in one 1-D array, layer by layer, ``w`` before ``b``.
 
-    Returns a fresh array (or fills ``out``); :func:`unravel` is the inverse.
+    Returns a fresh writeable array (or fills ``out``); :func:`unravel` is the inverse.
 
     >>> from mlp_functional.random import key
     >>> p = init(key(0), [3, 2])
@@ -123,24 +132,37 @@ def unravel(flat: Array, like: Params) -> Params:
 def tree_map(f: Callable[..., Array], tree: Params, *rest: Params) -> Params:
     """Apply ``f`` to every array of ``tree`` (and the matching arrays of ``rest``).
 
-    ``params + grads`` would concatenate tuples; use this instead. The result is
-    stored in one fresh read-only buffer like every Params the library returns.
+    ``params + grads`` would concatenate tuples; use this instead. Each result is
+    handed out read-only, like every array the library returns.
 
     >>> from mlp_functional.random import key
     >>> p = init(key(0), [3, 2])
-    >>> z = tree_map(lambda w, g: w - w, p, p)
-    >>> float(ravel(z).sum())
-    0.0
+    >>> z = tree_map(lambda w, g: w - g, p, p)
+    >>> float(ravel(z).sum()), z.layers[0].w.flags.writeable
+    (0.0, False)
     """
-    mapped = Params(
+
+    def leaf(*arrays: Array) -> Array:
+        out = np.array(f(*arrays))  # a copy, so that f may return one of its inputs
+        return freeze(out)
+
+    return Params(
         tuple(
-            Layer(*(f(*arrays) for arrays in zip(*layers, strict=True)))
+            Layer(*(leaf(*arrays) for arrays in zip(*layers, strict=True)))
             for layers in zip(tree.layers, *(t.layers for t in rest), strict=True)
         ),
         tree.activation,
     )
-    flat = np.empty(n_params(mapped), np.result_type(*(layer.w for layer in mapped.layers)))
-    return unravel(freeze(ravel(mapped, out=flat)), mapped)
+
+
+def tree_reduce(f: Callable[[Any, Array], Any], tree: Params, initial: Any) -> Any:
+    """Fold ``f`` over the arrays of ``tree``, layer by layer, ``w`` before ``b``.
+
+    >>> from mlp_functional.random import key
+    >>> tree_reduce(lambda total, a: total + a.size, init(key(0), [3, 2]), 0)
+    8
+    """
+    return functools.reduce(f, (a for layer in tree.layers for a in layer), initial)
 
 
 def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
@@ -190,17 +212,16 @@ def init(
         raise ValueError(f"dtype must be float32 or float64, got dtype={dt}")
     if act.init not in ("he", "glorot"):
         raise ValueError(f"Activation.init must be 'he' or 'glorot', got {act.init!r}")
-    layer_keys = split(key, len(checked) - 1)
-    shapes = list(itertools.pairwise(checked))
-    flat = np.zeros(sum(i * o + o for i, o in shapes), dt)
-    like = Params(tuple(Layer(np.empty((i, o)), np.empty(o)) for i, o in shapes), act)
-    params = unravel(flat, like)
-    for (fan_in, fan_out), layer, k in zip(shapes, params.layers, layer_keys, strict=True):
+
+    def layer(fan_in: int, fan_out: int, k: Key) -> Layer:
         rng = generator(k)
         if act.init == "he":
-            layer.w[...] = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
+            w = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
         else:
             limit = np.sqrt(6.0 / (fan_in + fan_out))
-            layer.w[...] = rng.uniform(-limit, limit, (fan_in, fan_out))
-    freeze(flat)
-    return unravel(flat, like)
+            w = rng.uniform(-limit, limit, (fan_in, fan_out))
+        return Layer(freeze(w.astype(dt)), freeze(np.zeros(fan_out, dt)))
+
+    shapes = list(itertools.pairwise(checked))
+    keys = split(key, len(shapes))
+    return Params(tuple(layer(i, o, k) for (i, o), k in zip(shapes, keys, strict=True)), act)

@@ -20,8 +20,7 @@ import math
 from typing import Any, NamedTuple
 
 from . import schedules
-from .optimizers import Optimizer, adam, adamw, momentum, sgd
-from .regularize import add_l2, clip_by_global_norm
+from .optimizers import Optimizer, adam, adamw, add_l2, chain, clip_by_global_norm, momentum, sgd
 
 __all__ = [
     "AUGMENTATIONS",
@@ -166,11 +165,10 @@ def make_optimizer(recipe: Recipe, steps_per_epoch: int) -> Optimizer:
         raise ValueError(
             f"unknown optimizer {recipe.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"
         )
-    if recipe.l2:
-        opt = add_l2(opt, recipe.l2)
-    if recipe.clip:
-        opt = clip_by_global_norm(opt, recipe.clip)
-    return opt
+    # Clip the raw gradient, then add the penalty's gradient, then take the step.
+    before = [clip_by_global_norm(recipe.clip)] if recipe.clip else []
+    before += [add_l2(recipe.l2)] if recipe.l2 else []
+    return chain(*before, opt) if before else opt
 
 
 def make_augment(recipe: Recipe) -> Any:

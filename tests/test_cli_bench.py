@@ -27,7 +27,7 @@ def test_bench_prints_the_floor_the_ratio_and_peak_memory(
     assert "one epoch of 784-8-10 ReLU on MNIST (60000 images)" in out
     assert re.search(r"BLAS .*1 threads", out)
     floor = float(re.search(r"matmul floor \(epoch\)\s*\| ([\d.]+) s", out).group(1))
-    ours = float(re.search(r"mlp_functional epoch\s*\| ([\d.]+) s", out).group(1))
+    ours = float(re.search(r"fast engine epoch\s*\| ([\d.]+) s", out).group(1))
     ratio = float(re.search(r"\| ([\d.]+)x floor", out).group(1))
     assert floor > 0 and ours > 0
     # With one round the ratio is ours / floor, up to the table's rounding (0.0005 s each).

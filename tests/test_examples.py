@@ -115,10 +115,11 @@ def test_rmsprop_first_step_and_purity() -> None:
     grads = mf.tree_map(lambda w: np.full_like(w, -2.0), params)
     state = opt.init(params)
     before = mf.ravel(params).copy()
-    new, new_state = opt.update(grads, state, params)
-    # s = 0.1 * g**2, so the step is lr * g / (sqrt(0.1) * |g|) = -lr / sqrt(0.1) here.
+    updates, new_state = opt.update(grads, state, params)
+    new = mf.apply_updates(params, updates)
+    # s = 0.1 * g**2, so the step is -lr * g / (sqrt(0.1) * |g|) = +lr / sqrt(0.1) here.
     assert np.allclose(mf.ravel(new) - before, 0.01 / math.sqrt(0.1))
-    assert new_state.step == 1 and state.step == 0
+    assert new_state.count == 1 and state.count == 0
     assert np.array_equal(mf.ravel(params), before)
     assert not mf.ravel(state.mean_square).any()
 

@@ -50,10 +50,13 @@ def local_source(name: str) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     """Fetch the dataset into the cache and say where it is."""
-    from ..data import fetch, get_spec
+    from ..data import DownloadOptions, fetch, get_spec
+    from .progress import download_bar
 
     source = args.source or local_source(args.dataset)
-    folder = fetch(args.dataset, source_dir=source)
+    folder = fetch(
+        args.dataset, source_dir=source, download_options=DownloadOptions(progress=download_bar)
+    )
     count = len(get_spec(args.dataset).files)
     how = f"copied from {source}" if source else "verified"
     print(f"{args.dataset}: {count} files {how} in {folder}")

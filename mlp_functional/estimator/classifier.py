@@ -1,7 +1,8 @@
 """``MLPClassifier``: the engine's multilayer perceptron as a scikit-learn classifier.
 
 Training is :func:`mlp_functional.fit` epoch after epoch, prediction is
-:func:`mlp_functional.predict_proba`; this module only translates between
+:func:`mlp_functional.predict_proba` (both on the fast engine when it has kernels for
+the model and optimizer, as ``engine="auto"`` chooses); this module only translates between
 scikit-learn's conventions (any labels, DataFrames, ``random_state``, ``warm_start``,
 ``partial_fit``) and the engine's (integer labels, explicit keys, pure states).
 
@@ -34,13 +35,13 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..activations import get_activation
+from ..engines import fit, predict_proba
 from ..forward import forward
 from ..loss import log_softmax
 from ..optimizers import Optimizer
 from ..params import Params, freeze, init, tree_map
-from ..predict import predict_proba
 from ..random import Key, generator, key, split
-from ..train import DivergenceError, EpochLog, TrainState, fit, init_state
+from ..train import DivergenceError, EpochLog, TrainState, init_state
 from ..validate import NotNormalisedWarning
 from .settings import Settings, check_settings
 from .solver import build_optimizer
@@ -80,13 +81,29 @@ def _key_from(random_state: Any) -> Key:
     return key(int(random_state))
 
 
-def _relinked(params: Params) -> Params:
-    """``params`` in one fresh read-only buffer, its activation the built-in one of its name.
+def _relinked(tree: Any) -> Any:
+    """``tree`` with every Params in one fresh read-only buffer and its built-in activation.
 
-    Unpickling rebuilds every array as a separate writeable copy and the activation as
-    a new tuple; this restores what the rest of the package relies on.
+    Unpickling rebuilds every array as a separate writeable copy and each activation as
+    a new tuple; this restores what the rest of the package relies on, in the model and
+    in the optimizer's state (nested tuples of states holding Params).
     """
-    return tree_map(np.asarray, params._replace(activation=get_activation(params.activation.name)))
+    if isinstance(tree, Params):
+        activation = get_activation(tree.activation.name)
+        return tree_map(np.asarray, tree._replace(activation=activation))
+    if isinstance(tree, tuple):
+        parts = [_relinked(part) for part in tree]
+        return type(tree)(*parts) if hasattr(tree, "_fields") else tuple(parts)
+    return tree
+
+
+def _structure(tree: Any) -> Any:
+    """The shape of an optimizer state: its tuple types, and each Params' sizes and dtype."""
+    if isinstance(tree, Params):
+        return (tree.sizes, str(tree.dtype))
+    if isinstance(tree, tuple):
+        return (type(tree).__name__, tuple(_structure(part) for part in tree))
+    return type(tree).__name__
 
 
 class MLPClassifier(ClassifierMixin, BaseEstimator):
@@ -137,7 +154,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     n_iter_: int
     _opt_state: Any
     _key: Key | None
-    _step: int
 
     def __init__(
         self,
@@ -302,9 +318,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             )
         state_key = self._key if self._key is not None else split(seed_key, 3)[1]
         state = init_state(state_key, params, optimizer)
-        assert optimizer.rule is not None
-        if isinstance(self._opt_state, optimizer.rule.state_type):
-            state = state._replace(opt_state=self._opt_state, step=self._step)
+        if _structure(self._opt_state) == _structure(state.opt_state):  # same solver: go on
+            state = state._replace(opt_state=self._opt_state)
         return state
 
     def _reset_history(self, settings: Settings) -> None:
@@ -332,21 +347,21 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         incremental: bool,
     ) -> None:
         """Run the epochs, keep the history, stop as scikit-learn's MLPClassifier does."""
-        epochs = fit(
-            state,
-            x,
-            labels,
-            batch_size=settings.batch_size,
-            epochs=1 if incremental else settings.max_iter,
-            validation=validation,
-            dropout=settings.dropout,
-            rows=rows,
-            label_smoothing=settings.label_smoothing,
-        )
         best_params = None
         converged = incremental
         with _engine_quiet():
             try:
+                epochs = fit(
+                    state,
+                    x,
+                    labels,
+                    batch_size=settings.batch_size,
+                    epochs=1 if incremental else settings.max_iter,
+                    validation=validation,
+                    dropout=settings.dropout,
+                    rows=rows,
+                    label_smoothing=settings.label_smoothing,
+                )
                 for state, log in epochs:
                     self.n_iter_ += 1
                     self.loss_curve_.append(log.loss)
@@ -364,7 +379,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                     "scale the features (e.g. StandardScaler) or lower learning_rate_init"
                 ) from None
         self.params_ = best_params if best_params is not None else state.params
-        self._opt_state, self._key, self._step = state.opt_state, state.key, state.step
+        self._opt_state, self._key = state.opt_state, state.key
         if not converged:
             warnings.warn(
                 f"stopped after max_iter={settings.max_iter} epochs before the "
@@ -427,13 +442,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     # ---- persistence -------------------------------------------------------------------
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        if "params_" in state:
-            state["params_"] = _relinked(state["params_"])
-        opt_state = state.get("_opt_state")
-        if opt_state is not None:
-            state["_opt_state"] = type(opt_state)(
-                opt_state[0], *(_relinked(slot) for slot in opt_state[1:])
-            )
+        for name in ("params_", "_opt_state"):
+            if name in state:
+                state[name] = _relinked(state[name])
         super().__setstate__(state)
 
     def save(self, path: Any) -> None:

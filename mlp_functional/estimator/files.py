@@ -163,7 +163,6 @@ def load_classifier(path: str | os.PathLike[str], cls: type[Classifier]) -> Clas
         "n_iter_": int(history[2]),
         "_opt_state": None,
         "_key": None,
-        "_step": 0,
         "_no_improvement_count": 0,
     }
     if names is not None:

@@ -6,10 +6,9 @@ made here alone.
 
 >>> from mlp_functional.estimator import MLPClassifier
 >>> from mlp_functional.estimator.settings import check_settings
->>> settings = check_settings(MLPClassifier(learning_rate="cosine").get_params(), 1000)
->>> opt = build_optimizer(settings, total_steps=100)
->>> opt.rule.state_type.__name__, round(opt.rule.learning_rate(50), 6)
-('AdamState', 0.0005)
+>>> settings = check_settings(MLPClassifier(alpha=1e-4).get_params(), 1000)
+>>> [part.name for part in build_optimizer(settings, total_steps=100).spec.parts]
+['add_l2', 'chain']
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import math
 
 from .. import optimizers, schedules
-from ..regularize import add_l2
 from .settings import Settings
 
 __all__ = ["WARMUP_FRACTION", "build_optimizer"]
@@ -41,8 +39,8 @@ def _learning_rate(schedule: str, lr: float, total_steps: int) -> optimizers.Lea
 def build_optimizer(settings: Settings, *, total_steps: int) -> optimizers.Optimizer:
     """The optimizer for ``settings.solver``, its schedule spread over ``total_steps`` steps.
 
-    ``alpha > 0`` adds the L2 penalty's gradient ``alpha * p`` before the solver's
-    step; ``weight_decay`` is AdamW's decoupled decay (``adamw`` only).
+    ``alpha > 0`` chains the L2 penalty's gradient ``alpha * p`` in front of the
+    solver; ``weight_decay`` is AdamW's decoupled decay (``adamw`` only).
     """
     s = settings
     lr = _learning_rate(s.schedule, s.learning_rate_init, total_steps)
@@ -54,4 +52,4 @@ def build_optimizer(settings: Settings, *, total_steps: int) -> optimizers.Optim
         optimizer = optimizers.adam(lr, s.beta_1, s.beta_2, s.epsilon)
     else:
         optimizer = optimizers.adamw(lr, s.beta_1, s.beta_2, s.epsilon, s.weight_decay)
-    return add_l2(optimizer, s.alpha) if s.alpha else optimizer
+    return optimizers.chain(optimizers.add_l2(s.alpha), optimizer) if s.alpha else optimizer

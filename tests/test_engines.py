@@ -1,0 +1,239 @@
+"""Laws that hold the fast engine equal to the textbook engine, the specification.
+
+Hypothesis draws architectures, activations, batch sizes that leave a short last
+batch, every optimizer with and without a schedule, L2, weight decay, clipping,
+dropout and label smoothing; both engines then train from the same state and must
+agree on everything: parameters, optimizer state, keys (so the shuffles), logged
+losses and accuracies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from _core_util import frozen, reference_loss_and_grad
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mlp_functional as mf
+from mlp_functional import checkpoint, fast
+from mlp_functional.fast.kernels import backprop, workspace
+
+#: Float64: the engines differ only in the order of floating-point operations.
+F64 = {"rtol": 1e-12, "atol": 1e-12}
+#: Float32, after a few steps: rounding of 1e-7 per operation, amplified a little by
+#: Adam's normalisation where a gradient is tiny.
+F32 = {"rtol": 2e-4, "atol": 2e-5}
+
+ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
+
+
+def optimizer_from(draw: st.DrawFn) -> mf.Optimizer:
+    kind = draw(st.sampled_from(("sgd", "momentum", "nesterov", "adam", "adamw")))
+    base_lr = draw(st.sampled_from((0.01, 0.05)))
+    schedule = draw(st.sampled_from(("constant", "cosine", "warmup_cosine")))
+    lr = {
+        "constant": base_lr,
+        "cosine": mf.cosine(base_lr, total_steps=7),
+        "warmup_cosine": mf.warmup_cosine(base_lr, warmup_steps=2, total_steps=9),
+    }[schedule]
+    core = {
+        "sgd": lambda: mf.sgd(lr),
+        "momentum": lambda: mf.momentum(lr, beta=0.9),
+        "nesterov": lambda: mf.momentum(lr, beta=0.8, nesterov=True),
+        "adam": lambda: mf.adam(lr),
+        "adamw": lambda: mf.adamw(lr, weight_decay=draw(st.sampled_from((0.0, 0.05)))),
+    }[kind]()
+    before = []
+    if draw(st.booleans()):
+        before.append(mf.clip_by_global_norm(draw(st.sampled_from((0.05, 1.0, 100.0)))))
+    if draw(st.booleans()):
+        before.append(mf.add_l2(draw(st.sampled_from((1e-4, 1e-2)))))
+    return mf.chain(*before, core) if before else core
+
+
+@st.composite
+def training_runs(draw: st.DrawFn, dtype: str):
+    widths = draw(st.lists(st.integers(1, 9), min_size=0, max_size=2))
+    inputs, classes = draw(st.integers(1, 6)), draw(st.integers(2, 4))
+    activation = draw(st.sampled_from(ACTIVATIONS))
+    n = draw(st.integers(1, 40))
+    batch_size = draw(st.integers(1, 16))
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    if draw(st.booleans()):
+        x = rng.integers(0, 256, (n, inputs), dtype=np.uint8)
+    else:
+        x = rng.random((n, inputs)).astype(dtype)
+    y = rng.integers(0, classes, n)
+    params = mf.init(mf.key(seed), [inputs, *widths, classes], activation=activation, dtype=dtype)
+    state = mf.init_state(mf.key(seed + 1), params, optimizer_from(draw))
+    settings = {
+        "batch_size": batch_size,
+        "dropout": draw(st.sampled_from((0.0, 0.0, 0.3))),
+        "label_smoothing": draw(st.sampled_from((0.0, 0.1))),
+    }
+    return state, frozen(x), frozen(y), settings
+
+
+def leaves(state: mf.TrainState) -> list[np.ndarray]:
+    """Every number a training state holds, as arrays (ints as 0-d arrays)."""
+    out = [mf.ravel(state.params)]
+
+    def walk(s):
+        if isinstance(s, mf.Params):
+            out.append(mf.ravel(s))
+        elif isinstance(s, tuple):
+            for part in s:
+                walk(part)
+        else:
+            out.append(np.asarray(s))
+
+    walk(state.opt_state)
+    return out
+
+
+def assert_same_training(a: mf.TrainState, b: mf.TrainState, tolerance: dict) -> None:
+    assert a.key == b.key and a.step == b.step
+    assert [type(s) for s in a.opt_state] == [type(s) for s in b.opt_state]
+    for u, v in zip(leaves(a), leaves(b), strict=True):
+        assert u.dtype == v.dtype
+        np.testing.assert_allclose(u, v, **tolerance)
+
+
+def train_both(state, x, y, settings, epochs: int = 2):
+    runs = {}
+    for engine in ("fast", "textbook"):
+        epochs_run = list(mf.fit(state, x, y, epochs=epochs, engine=engine, **settings))
+        runs[engine] = (epochs_run[-1][0], [log for _, log in epochs_run])
+    return runs["fast"], runs["textbook"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(training_runs("float64"))
+def test_fast_engine_equals_textbook_in_float64(run):
+    state, x, y, settings = run
+    assert fast.supports(state)
+    (a, logs_a), (b, logs_b) = train_both(state, x, y, settings)
+    assert_same_training(a, b, F64)
+    for la, lb in zip(logs_a, logs_b, strict=True):
+        assert la.epoch == lb.epoch and la.steps == lb.steps
+        assert la.loss == pytest.approx(lb.loss, rel=1e-12, abs=1e-12)
+        assert la.accuracy == lb.accuracy
+        assert la.learning_rate == lb.learning_rate or (la.learning_rate != la.learning_rate)
+
+
+@settings(max_examples=30, deadline=None)
+@given(training_runs("float32"))
+def test_fast_engine_equals_textbook_in_float32(run):
+    state, x, y, settings = run
+    (a, logs_a), (b, logs_b) = train_both(state, x, y, settings, epochs=1)
+    assert_same_training(a, b, F32)
+    assert logs_a[0].loss == pytest.approx(logs_b[0].loss, rel=1e-4, abs=1e-5)
+
+
+@settings(max_examples=40, deadline=None)
+@given(training_runs("float64"))
+def test_converting_to_the_fast_form_and_back_is_exact(run):
+    state = run[0]
+    there = fast.to_fast(state)
+    back = fast.from_fast(there, state)
+    assert [a.tobytes() for a in leaves(back)] == [a.tobytes() for a in leaves(state)]
+    again = fast.to_fast(back)
+    assert again.p.tobytes() == there.p.tobytes()
+    for s, t in zip(again.slots, there.slots, strict=True):
+        assert s.kind is t.kind
+        assert [np.asarray(v).tobytes() for v in s.values] == [
+            np.asarray(v).tobytes() for v in t.values
+        ]
+    # The fast form is a private copy: writing it leaves the textbook state untouched.
+    again.p[:] = 7
+    assert not np.array_equal(mf.ravel(back.params), again.p)
+    # Handing it back makes the buffers read-only: the textbook state owns them now.
+    assert not there.p.flags.writeable
+
+
+@settings(max_examples=15, deadline=None)
+@given(run=training_runs("float64"))
+def test_checkpoints_store_the_textbook_form_whichever_engine_wrote_them(run, tmp_path_factory):
+    state, x, y, settings = run
+    folder = tmp_path_factory.mktemp("state")
+    names = {}
+    for engine in ("fast", "textbook"):
+        trained, _ = mf.train_epoch(state, x, y, engine=engine, **settings)
+        path = folder / f"{engine}.safetensors"
+        checkpoint.save_train_state(path, trained, {"epoch": 1})
+        loaded, progress = checkpoint.load_train_state(path, state.optimizer)
+        assert progress == {"epoch": 1}
+        assert [u.tobytes() for u in leaves(loaded)] == [u.tobytes() for u in leaves(trained)]
+        from safetensors.numpy import load_file
+
+        names[engine] = sorted(load_file(path))
+    assert names["fast"] == names["textbook"]
+    assert all(n.startswith(("params.", "opt.")) for n in names["fast"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(training_runs("float64"))
+def test_both_engines_are_pure_and_hand_out_read_only_arrays(run):
+    state, x, y, settings = run
+    before = [a.copy() for a in leaves(state)]
+    for engine in ("fast", "textbook"):
+        trained, _ = mf.train_epoch(state, x, y, engine=engine, **settings)
+        assert all(np.array_equal(u, v) for u, v in zip(before, leaves(state), strict=True))
+        arrays = [a for layer in trained.params.layers for a in layer]
+        assert all(not a.flags.writeable for a in arrays)
+        assert trained.params.dtype == state.params.dtype
+        for prediction in (
+            mf.predict_proba(trained.params, x, engine=engine),
+            mf.predict(trained.params, x, engine=engine),
+        ):
+            assert not prediction.flags.writeable
+
+
+@settings(max_examples=60, deadline=None)
+@given(training_runs("float64"))
+def test_fast_backprop_matches_an_independent_per_example_implementation(run):
+    state, x, y, _ = run
+    params = state.params
+    features = mf.to_features(x, np.float64)
+    flat = np.empty(mf.n_params(params))
+    loss, _ = backprop(
+        params, features.copy(), y, mf.unravel(flat, params), workspace(params, len(x))
+    )
+    ref_loss, gws, gbs = reference_loss_and_grad(params, features, y)
+    assert loss == pytest.approx(ref_loss, rel=1e-10)
+    reference = np.concatenate([a.ravel() for pair in zip(gws, gbs, strict=True) for a in pair])
+    np.testing.assert_allclose(flat, reference, rtol=1e-9, atol=1e-12)
+    textbook = mf.ravel(mf.grad(params, x, y))
+    np.testing.assert_allclose(flat, textbook, **F64)
+
+
+@settings(max_examples=40, deadline=None)
+@given(training_runs("float64"))
+def test_inference_agrees_between_engines(run):
+    state, x, y, _ = run
+    params = state.params
+    np.testing.assert_allclose(
+        mf.predict_proba(params, x, engine="fast", batch_size=7),
+        mf.predict_proba(params, x, engine="textbook"),
+        **F64,
+    )
+    loss_a, acc_a = mf.evaluate(params, x, y, engine="fast", batch_size=5)
+    loss_b, acc_b = mf.evaluate(params, x, y, engine="textbook")
+    assert loss_a == pytest.approx(loss_b, rel=1e-12) and acc_a == acc_b
+    ha = mf.hardest(params, x, y, 3, engine="fast")
+    hb = mf.hardest(params, x, y, 3, engine="textbook")
+    np.testing.assert_allclose(ha.losses, hb.losses, **F64)
+
+
+def test_auto_picks_the_textbook_engine_for_a_users_activation_and_fast_refuses_it():
+    cube = mf.Activation("cube", lambda z: z**3, lambda z, a: 3 * z**2)
+    state = mf.init_state(mf.key(0), mf.init(mf.key(1), [3, 4, 2], activation=cube), mf.sgd(0.01))
+    x, y = np.ones((6, 3)), np.arange(6) % 2
+    trained, log = mf.train_epoch(state, x, y, batch_size=4)  # auto: trains, on the textbook
+    assert trained.step == 2 and np.isfinite(log.loss)
+    with pytest.raises(ValueError, match="engine='fast' has no kernel for the optimizer chain"):
+        mf.train_epoch(state, x, y, engine="fast")
+    with pytest.raises(ValueError, match="engine must be one of auto, fast, textbook"):
+        mf.train_epoch(state, x, y, engine="quick")
