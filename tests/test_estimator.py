@@ -251,6 +251,25 @@ def test_l2_and_schedules_reach_the_engine_optimizer() -> None:
     np.testing.assert_allclose([u[0] for u in warm], [-0.02, -0.04, -0.06, -0.08, -0.1])
 
 
+@pytest.mark.parametrize(
+    "hyper",
+    [
+        dict(),
+        dict(alpha=1e-4),
+        dict(solver="sgd", activation="tanh"),
+        dict(solver="momentum", learning_rate="cosine", nesterovs_momentum=True),
+        dict(solver="adamw", learning_rate="one_cycle", activation="logistic"),
+    ],
+)
+def test_every_solver_trains_on_the_fast_engine(hyper) -> None:
+    from mlp_functional.engines import resolve_engine
+
+    settings = check_settings(MLPClassifier(**hyper).get_params(), 100)
+    params = mf.init(mf.key(0), [4, 8, 3], activation=settings.activation)
+    state = mf.init_state(mf.key(1), params, build_optimizer(settings, total_steps=100))
+    assert resolve_engine("auto", state) == "fast"
+
+
 def test_pickled_models_predict_the_same_and_stay_read_only(blobs, tmp_path: Path) -> None:
     x, y = blobs
     model = quiet_fit(MLPClassifier((8,), max_iter=5, random_state=0), x, np.array(list("abc"))[y])
