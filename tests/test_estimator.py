@@ -132,6 +132,11 @@ def test_warm_start_continues_where_fit_stopped(blobs) -> None:
     warm = quiet_fit(MLPClassifier(max_iter=3, warm_start=True, **settings), x, y)
     quiet_fit(warm.set_params(max_iter=2), x, y)
     np.testing.assert_array_equal(mf.ravel(warm.params_), mf.ravel(whole.params_))
+    stopping = quiet_fit(warm.set_params(early_stopping=True, max_iter=3), x, y)
+    assert stopping.n_iter_ == 8 and len(stopping.validation_scores_) == 3
+    streamed = MLPClassifier((8,), early_stopping=True, max_iter=2, random_state=0)
+    quiet_fit(streamed, x, y).partial_fit(x, y)  # early stopping does not apply to partial_fit
+    assert len(streamed.validation_scores_) == 2 and streamed.best_loss_ == streamed.loss_curve_[2]
     with pytest.raises(ValueError, match=r"warm_start=False"):
         warm.set_params(hidden_layer_sizes=(4,)).fit(x, y)
 

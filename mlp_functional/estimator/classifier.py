@@ -152,6 +152,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     classes_: Array
     params_: Params
     n_iter_: int
+    loss_curve_: list[float]
+    validation_scores_: list[float] | None
+    best_validation_score_: float | None
+    best_loss_: float | None
+    _no_improvement_count: int
     _opt_state: Any
     _key: Key | None
 
@@ -235,6 +240,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         state = self._start(X, settings, seed_key, warm, n_train)
         if not warm:
             self._reset_history(settings)
+        elif settings.early_stopping and self.validation_scores_ is None:
+            self.validation_scores_, self.best_validation_score_ = [], -math.inf
+        self._no_improvement_count = 0  # each fit has its own patience
         self._train(state, X, labels, settings, rows, validation, incremental=False)
         return self
 
@@ -324,12 +332,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     def _reset_history(self, settings: Settings) -> None:
         self.n_iter_ = 0
-        self.loss_curve_: list[float] = []
+        self.loss_curve_ = []
         self._no_improvement_count = 0
         if settings.early_stopping:
-            self.validation_scores_: list[float] | None = []
-            self.best_validation_score_: float | None = -math.inf
-            self.best_loss_: float | None = None
+            self.validation_scores_ = []
+            self.best_validation_score_ = -math.inf
+            self.best_loss_ = None
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
@@ -367,7 +375,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                     self.loss_curve_.append(log.loss)
                     if self.verbose:
                         self._log(log)
-                    improved = self._record(log, settings.tol)
+                    improved = self._record(log, settings)
                     if improved and settings.early_stopping:
                         best_params = state.params
                     if not incremental and self._no_improvement_count > settings.n_iter_no_change:
@@ -389,21 +397,21 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 stacklevel=3,
             )
 
-    def _record(self, log: EpochLog, tol: float) -> bool:
-        """Update the early-stopping bookkeeping; ``True`` when this epoch is the best yet."""
-        if self.validation_scores_ is not None and self.best_validation_score_ is not None:
+    def _record(self, log: EpochLog, settings: Settings) -> bool:
+        """Update the stopping bookkeeping; ``True`` when this epoch is the best yet."""
+        if settings.early_stopping:
+            assert self.validation_scores_ is not None and self.best_validation_score_ is not None
             score = log.val_accuracy
             self.validation_scores_.append(score)
-            stalled = score < self.best_validation_score_ + tol
+            stalled = score < self.best_validation_score_ + settings.tol
             best = score > self.best_validation_score_
             if best:
                 self.best_validation_score_ = score
         else:
-            assert self.best_loss_ is not None
-            stalled = log.loss > self.best_loss_ - tol
-            best = log.loss < self.best_loss_
-            if best:
-                self.best_loss_ = log.loss
+            best_loss = math.inf if self.best_loss_ is None else self.best_loss_
+            stalled = log.loss > best_loss - settings.tol
+            best = log.loss < best_loss
+            self.best_loss_ = min(best_loss, log.loss)
         self._no_improvement_count = self._no_improvement_count + 1 if stalled else 0
         return best
 
