@@ -8,8 +8,9 @@ validation split carved from the training set; the test set is only reported
 
 >>> RECIPES["quick"].epochs
 3
+>>> from mlp_functional.train import learning_rate_of
 >>> opt = make_optimizer(RECIPES["quick"], steps_per_epoch=430)
->>> round(opt.rule.learning_rate(0), 6) > 0
+>>> round(learning_rate_of(opt, 0), 6) > 0
 True
 """
 

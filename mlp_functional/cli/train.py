@@ -235,8 +235,9 @@ def recipe_of(settings: Settings) -> Recipe:
 def build_optimizer(settings: Settings, steps_per_epoch: int) -> Any:
     """The optimizer the settings describe, with its schedule over the whole run.
 
+    >>> from mlp_functional.train import learning_rate_of
     >>> s = resolve(build_parser_for_tests().parse_args(["--optimizer", "momentum"]))
-    >>> build_optimizer(s, steps_per_epoch=10).rule.learning_rate(0)
+    >>> learning_rate_of(build_optimizer(s, steps_per_epoch=10), 0)
     0.05
     """
     from ..recipes import make_optimizer
