@@ -54,7 +54,8 @@ def to_features(
     if arr.dtype == np.uint8:
         result = np.divide(rows, np.asarray(PIXEL_SCALE, dtype=dtype), out=out, dtype=dtype)
     elif out is not None:
-        result = np.copyto(out, rows, casting="same_kind") or out
+        np.copyto(out, rows, casting="same_kind")
+        result = out
     else:
         result = rows.astype(dtype, copy=False).view()  # a view: freezing it spares x
     if out is None:

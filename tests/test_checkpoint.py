@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlp_functional as mf
-from mlp_functional.checkpoint import (
+from mlp_functional.params import Layer
+from mlp_functional.runs.checkpoint import (
     METADATA_KEY,
     STATE_FORMAT,
     CheckpointError,
@@ -22,7 +23,6 @@ from mlp_functional.checkpoint import (
     save_params,
     save_train_state,
 )
-from mlp_functional.params import Layer
 
 
 def _model(sizes=(6, 5, 3), activation="relu", dtype="float32", seed=0) -> mf.Params:

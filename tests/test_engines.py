@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlp_functional as mf
-from mlp_functional import checkpoint, fast
+from mlp_functional import fast
 from mlp_functional.fast.kernels import backprop, workspace
+from mlp_functional.runs import checkpoint
 
 #: Float64: the engines differ only in the order of floating-point operations.
 F64 = {"rtol": 1e-12, "atol": 1e-12}

@@ -14,10 +14,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import mlp_functional as mf
-from mlp_functional.checkpoint import CheckpointError, load_params, save_params
 from mlp_functional.estimator import MLPClassifier
 from mlp_functional.estimator.settings import check_settings
 from mlp_functional.estimator.solver import build_optimizer
+from mlp_functional.runs.checkpoint import CheckpointError, load_params, save_params
 
 #: Checks expected to fail, with the reason; the goal, and the state today, is none.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}

@@ -415,8 +415,8 @@ def test_load_test_reports_wrong_answers(trained):
 
 
 def make_run(folder: Path, params: mf.Params) -> Path:
-    from mlp_functional.checkpoint import save_params
     from mlp_functional.runs import write_json
+    from mlp_functional.runs.checkpoint import save_params
 
     folder.mkdir(parents=True, exist_ok=True)
     config = {**CONFIG, "model": {"sizes": list(params.sizes), "activation": "relu"}}

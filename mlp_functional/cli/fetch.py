@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..data.registry import DATASETS
+
 __all__ = ["add_parser", "local_source", "run"]
 
 HELP = "download a dataset (or import verified files from a folder) into the cache"
@@ -21,7 +23,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("fetch", help=HELP, description=HELP + ".")
     p.add_argument(
         "--dataset",
-        choices=("mnist", "fashion-mnist"),
+        choices=tuple(DATASETS),
         default="mnist",
         help="which dataset (default mnist)",
     )

@@ -1,7 +1,7 @@
 """A fitted ``MLPClassifier`` in one safetensors file, and back.
 
-The file is a model file of :mod:`mlp_functional.checkpoint` (tensors ``layers.<i>.w``
-and ``layers.<i>.b``, readable by :func:`~mlp_functional.checkpoint.load_params` and by
+The file is a model file of :mod:`mlp_functional.runs.checkpoint` (tensors ``layers.<i>.w``
+and ``layers.<i>.b``, readable by :func:`~mlp_functional.runs.checkpoint.load_params` and by
 any safetensors reader) whose metadata also holds what the estimator adds: its
 hyperparameters, ``classes_``, the feature names and the training history. Nothing is
 pickled, so loading a file runs no code from it. The optimizer's state is not kept: a
@@ -28,7 +28,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..checkpoint import (
+from ..params import Layer
+from ..runs.checkpoint import (
     FORMAT_VERSION,
     METADATA_KEY,
     CheckpointError,
@@ -36,7 +37,6 @@ from ..checkpoint import (
     model_spec,
     write_atomic,
 )
-from ..params import Layer
 
 __all__ = ["ESTIMATOR_KEY", "load_classifier", "save_classifier"]
 
@@ -115,7 +115,7 @@ def _estimator_part(name: str) -> dict[str, Any]:
     if not isinstance(part, dict):
         raise CheckpointError(
             f"{name}: a model without the classifier's description (classes, features); "
-            "load it with mlp_functional.checkpoint.load_params, or save it with "
+            "load it with mlp_functional.runs.checkpoint.load_params, or save it with "
             "MLPClassifier.save"
         )
     return part

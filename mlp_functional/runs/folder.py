@@ -3,21 +3,28 @@
 A run folder holds::
 
     config.json          every setting, the data's checksums, package and numpy versions
-    model.safetensors    the trained weights (see :mod:`mlp_functional.checkpoint`)
+    model.safetensors    the trained weights (see :mod:`mlp_functional.runs.checkpoint`)
     state.safetensors    what an exact resume needs: optimizer state, key, step, progress
     history.json         one record per epoch: losses, accuracies, learning rate, seconds
     metrics.json         the final figures: train and test accuracy, epochs, seconds
+    manifest.json        the last committed epoch: each file above with size and SHA-256
 
-Every file is written atomically, so a folder read at any moment holds complete files.
+Every epoch is committed at once (see :mod:`mlp_functional.runs.commit`): readers use
+only the files the manifest names, after checking them, so a folder read at any moment
+gives the last committed epoch or a one-line error naming the damaged file. Folders
+written before manifests existed are read as they were, every file checked on its own.
 
 >>> import tempfile, pathlib
 >>> from mlp_functional.random import key
 >>> from mlp_functional.params import init
->>> from mlp_functional.checkpoint import save_params
+>>> from mlp_functional.runs.checkpoint import encode_params
+>>> from mlp_functional.runs.commit import commit
 >>> with tempfile.TemporaryDirectory() as d:
 ...     run = pathlib.Path(d)
-...     write_json(run / CONFIG_FILE, {"model": {"sizes": [784, 32, 10]}})
-...     save_params(run / MODEL_FILE, init(key(0), [784, 32, 10]))
+...     config = {"model": {"sizes": [784, 32, 10]}}
+...     model = init(key(0), [784, 32, 10])
+...     files = {CONFIG_FILE: json_bytes(config), MODEL_FILE: encode_params(model)}
+...     _ = commit(run, files, epoch=1)
 ...     loaded = load_run(run)
 >>> loaded.params.sizes, loaded.history, loaded.metrics
 ((784, 32, 10), [], None)
@@ -32,8 +39,11 @@ import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .checkpoint import load_params, write_atomic
-from .params import Params
+from ..params import Params
+from .checkpoint import CheckpointError, decode_params, write_atomic
+from .commit import CommitError, Manifest, read_committed, read_manifest, read_regular
+from .errors import RunError
+from .schema import SchemaError, check_config, check_history, check_metrics, parse_json
 
 __all__ = [
     "CONFIG_FILE",
@@ -44,9 +54,13 @@ __all__ = [
     "STATE_FILE",
     "Run",
     "RunError",
+    "json_bytes",
     "jsonable",
     "load_run",
     "new_run_dir",
+    "parse_file",
+    "present",
+    "read_file",
     "read_json",
     "write_json",
 ]
@@ -60,10 +74,6 @@ METRICS_FILE = "metrics.json"
 RUN_FILES = (CONFIG_FILE, MODEL_FILE, HISTORY_FILE, STATE_FILE, METRICS_FILE)
 
 PathLike = str | os.PathLike[str]
-
-
-class RunError(Exception):
-    """A run folder is missing, incomplete or inconsistent."""
 
 
 class Run(NamedTuple):
@@ -97,76 +107,104 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def json_bytes(value: Any) -> bytes:
+    """``value`` as indented strict JSON (NaN becomes ``null``), UTF-8 encoded.
+
+    >>> json_bytes({"loss": float("nan")})
+    b'{\\n  "loss": null\\n}\\n'
+    """
+    return (json.dumps(jsonable(value), indent=2, allow_nan=False) + "\n").encode("utf-8")
+
+
 def write_json(path: PathLike, value: Any) -> None:
     """Write ``value`` as indented strict JSON, atomically (NaN becomes ``null``)."""
-    text = json.dumps(jsonable(value), indent=2, allow_nan=False) + "\n"
-    write_atomic(path, text.encode("utf-8"))
+    write_atomic(path, json_bytes(value))
+
+
+def read_file(folder: Path, manifest: Manifest | None, name: str) -> bytes:
+    """The bytes of the run file ``name``: the committed, verified ones when the folder
+    has a manifest, else the file as it is (a folder from before manifests).
+
+    Raises:
+      RunError: the file is missing, not a regular file, or not what the manifest names.
+    """
+    try:
+        if manifest is not None:
+            return read_committed(folder, manifest, name)
+        return read_regular(folder / name)
+    except FileNotFoundError:
+        raise RunError(f"{folder / name}: no such file; is this a run folder?") from None
+    except CommitError as e:
+        raise RunError(str(e)) from None
+
+
+def parse_file(path: Path, data: bytes, check: Any = None) -> Any:
+    """The JSON in ``data`` (the bytes of ``path``), its shape checked by ``check``."""
+    try:
+        value = parse_json(data)
+        if check is not None:
+            check(value)
+    except SchemaError as e:
+        raise RunError(f"{path}: {e}; the file is damaged: restore it or train again") from None
+    return value
 
 
 def read_json(path: PathLike) -> Any:
     """Read a JSON file of a run; a missing or damaged one raises :class:`RunError`."""
-    name = os.fspath(path)
-    try:
-        text = Path(name).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RunError(f"{name}: no such file; is this a run folder?") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
-        raise RunError(f"{name}: cannot be read ({type(e).__name__}); check the file") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise RunError(
-            f"{name}: not valid JSON ({e.msg} at line {e.lineno}); the file is damaged: "
-            "restore it or train again"
-        ) from None
-
-
-def _read_dict(path: Path) -> dict[str, Any]:
-    value = read_json(path)
-    if not isinstance(value, dict):
-        raise RunError(f"{path}: expected a JSON object, got {type(value).__name__}")
-    return value
+    folder, name = Path(path).parent, Path(path).name
+    return parse_file(Path(path), read_file(folder, None, name))
 
 
 def load_run(run_dir: PathLike) -> Run:
     """Read a run folder: the model, its settings, its history and final metrics.
 
     Raises:
-      RunError: the folder or its config is missing or damaged, or the model does not
-        match the config.
-      CheckpointError: ``model.safetensors`` is missing or fails validation.
+      RunError: the folder or one of its files is missing, damaged or not what the
+        manifest names, or the model does not match the config.
     """
     folder = Path(run_dir)
     if not folder.is_dir():
         raise RunError(
             f"{folder}: no such run folder; train one with `mlp-functional train --out {folder}`"
         )
-    if not (folder / CONFIG_FILE).is_file():
+    try:
+        manifest = read_manifest(folder)
+    except CommitError as e:
+        raise RunError(str(e)) from None
+    files = set(manifest.files) if manifest is not None else present(folder)
+    if CONFIG_FILE not in files:
         raise RunError(
             f"{folder}: not a run folder (no {CONFIG_FILE}); pass the folder that "
             "`mlp-functional train` wrote"
         )
-    config = _read_dict(folder / CONFIG_FILE)
-    if not (folder / MODEL_FILE).is_file():
+    if MODEL_FILE not in files:
         raise RunError(
             f"{folder}: has no {MODEL_FILE} yet (training stopped before the first epoch "
-            f"ended?); train again, or resume with `mlp-functional train --resume {folder}`"
+            f"ended?); train again with the same command"
         )
-    params = load_params(folder / MODEL_FILE)
-    expected = (config.get("model") or {}).get("sizes")
-    if expected is not None and list(params.sizes) != expected:
+
+    def read(name: str, check: Any) -> Any:
+        return parse_file(folder / name, read_file(folder, manifest, name), check)
+
+    config = read(CONFIG_FILE, check_config)
+    try:
+        params = decode_params(read_file(folder, manifest, MODEL_FILE), str(folder / MODEL_FILE))
+    except CheckpointError as e:
+        raise RunError(str(e)) from None
+    expected = config["model"]["sizes"]
+    if list(params.sizes) != expected:
         raise RunError(
             f"{folder}: {MODEL_FILE} has sizes {list(params.sizes)}, {CONFIG_FILE} says "
             f"{expected}; the folder mixes files of two runs"
         )
-    history: list[dict[str, Any]] = []
-    if (folder / HISTORY_FILE).is_file():
-        raw = read_json(folder / HISTORY_FILE)
-        if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
-            raise RunError(f"{folder / HISTORY_FILE}: expected a JSON list of epoch records")
-        history = raw
-    metrics = _read_dict(folder / METRICS_FILE) if (folder / METRICS_FILE).is_file() else None
+    history = read(HISTORY_FILE, check_history) if HISTORY_FILE in files else []
+    metrics = read(METRICS_FILE, check_metrics) if METRICS_FILE in files else None
     return Run(params, config, history, metrics)
+
+
+def present(folder: Path) -> set[str]:
+    """The run files a folder without a manifest holds."""
+    return {name for name in RUN_FILES if (folder / name).exists()}
 
 
 def new_run_dir(root: PathLike = "runs", now: _dt.datetime | None = None) -> Path:

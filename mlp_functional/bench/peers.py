@@ -5,10 +5,10 @@ ReLU, Adam with lr 1e-3, batch 128, shuffled) in that library, or raises
 :class:`PeerMissingError` naming the ``pip install`` that brings it. Neither library is a
 dependency of mlp_functional; they are imported only here, only when asked for.
 
-``python -m mlp_functional.peers NAME`` times one epoch (after a warm-up epoch) in a
-process of its own and prints the seconds: the benchmark runs peers that way, so that
-their thread pools (PyTorch's OpenMP threads spin after each operation) never share a
-process with the epochs they are compared with.
+:func:`time_peer` times one epoch (after a warm-up epoch) in a process of its own
+(``python -m mlp_functional.cli.peer NAME``, which prints the seconds): the benchmark
+runs peers that way, so that their thread pools (PyTorch's OpenMP threads spin after
+each operation) never share a process with the epochs they are compared with.
 
 >>> sorted(PEERS)
 ['pytorch', 'scikit-learn']
@@ -18,11 +18,19 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 
 import numpy as np
 
-__all__ = ["PEERS", "PeerMissingError", "main", "pytorch_epoch", "sklearn_epoch", "time_peer"]
+__all__ = [
+    "PEERS",
+    "PeerMissingError",
+    "pytorch_epoch",
+    "sklearn_epoch",
+    "time_one_epoch",
+    "time_peer",
+]
 
 Array = np.ndarray
 
@@ -93,45 +101,37 @@ def pytorch_epoch(
     return epoch
 
 
-PEERS = {"scikit-learn": sklearn_epoch, "pytorch": pytorch_epoch}
+PEERS: Mapping[str, Callable[..., Callable[[], None]]] = MappingProxyType(
+    {"scikit-learn": sklearn_epoch, "pytorch": pytorch_epoch}
+)
 
 
-#: Exit status of ``python -m mlp_functional.peers`` when the library is not installed.
+#: Exit status of ``python -m mlp_functional.cli.peer`` when the library is not installed.
 EXIT_MISSING = 3
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Time one epoch of a peer, after a warm-up epoch; print the seconds."""
-    import argparse
-    import sys
+def time_one_epoch(
+    name: str, images: Array, labels: Array, hidden: Sequence[int], batch_size: int
+) -> float:
+    """Seconds for one epoch of peer ``name``, after a warm-up epoch (in this process).
+
+    Raises :class:`PeerMissingError` when the library is not installed.
+    """
     import time
 
-    from .data import load
-
-    parser = argparse.ArgumentParser(prog="python -m mlp_functional.peers")
-    parser.add_argument("name", choices=sorted(PEERS))
-    parser.add_argument("--hidden", default="256,128")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--data-dir")
-    args = parser.parse_args(argv)
-    data = load("mnist", data_dir=args.data_dir)
-    hidden = [int(h) for h in args.hidden.split(",") if h]
-    try:
-        epoch = PEERS[args.name](data.train.images, data.train.labels, hidden, args.batch_size)
-    except PeerMissingError as missing:
-        print(missing, file=sys.stderr)
-        return EXIT_MISSING
+    epoch = PEERS[name](images, labels, hidden, batch_size)
     epoch()
     start = time.perf_counter()
     epoch()
-    print(f"{time.perf_counter() - start:.6f}")
-    return 0
+    return time.perf_counter() - start
 
 
 def time_peer(
     name: str, hidden: Sequence[int], batch_size: int, data_dir: str | None = None
 ) -> Callable[[], float]:
-    """A function timing one epoch of peer ``name`` in a fresh process (see :func:`main`).
+    """A function timing one epoch of peer ``name`` in a fresh process.
+
+    The process runs ``python -m mlp_functional.cli.peer`` (:func:`time_one_epoch`).
 
     Raises :class:`PeerMissingError` at once when the library is not installed.
     """
@@ -144,7 +144,7 @@ def time_peer(
         hint = "pip install torch" if module == "torch" else "pip install 'mlp-functional[compare]'"
         label = "PyTorch" if module == "torch" else name
         raise PeerMissingError(f"{label} is not installed: {hint}")
-    command = [sys.executable, "-m", "mlp_functional.peers", name]
+    command = [sys.executable, "-m", "mlp_functional.cli.peer", name]
     command += ["--hidden", ",".join(map(str, hidden)), "--batch-size", str(batch_size)]
     if data_dir:
         command += ["--data-dir", data_dir]
@@ -158,7 +158,3 @@ def time_peer(
         return float(done.stdout.strip().splitlines()[-1])
 
     return run
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
