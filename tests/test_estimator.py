@@ -105,12 +105,15 @@ def test_probabilities_agree_with_labels_and_log_probabilities(blobs) -> None:
 def test_same_seed_same_model_other_seed_other_model(blobs) -> None:
     x, y = blobs
 
-    def weights(seed: int) -> np.ndarray:
+    def weights(seed) -> np.ndarray:
         model = MLPClassifier((8,), max_iter=3, dropout=0.2, random_state=seed)
         return mf.ravel(quiet_fit(model, x, y).params_)
 
     np.testing.assert_array_equal(weights(1), weights(1))
     assert not np.array_equal(weights(1), weights(2))
+    drawn = [weights(np.random.RandomState(7)) for _ in range(2)]  # one seed drawn from each
+    np.testing.assert_array_equal(drawn[0], drawn[1])
+    assert not np.array_equal(weights(None), weights(None))
 
 
 def test_partial_fit_epoch_by_epoch_equals_fit(blobs) -> None:

@@ -133,7 +133,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         and keep the best epoch's model. Without it, training stops when the training
         loss has not improved by ``tol`` for more than ``n_iter_no_change`` epochs.
       random_state: seed of the explicit key behind initialisation, shuffling, dropout
-        and the validation split; ``None`` draws a fresh seed at every fit.
+        and the validation split; ``None`` draws a fresh seed at every fit, and a NumPy
+        ``RandomState`` or ``Generator`` gives one seed drawn from it at every fit.
       warm_start: ``fit`` continues from the fitted model and its optimizer state.
       verbose: log a line per epoch to the ``mlp_functional.estimator.classifier`` logger
         (``logging.basicConfig(level=logging.INFO)`` shows them).
