@@ -10,7 +10,7 @@ repeats of the mean fit time of a fold.
 
 Usage (MNIST from ``$MLP_FUNCTIONAL_DATA`` or the cache; without it, MNIST is left out)::
 
-    flock /work/timing.lock python benchmarks/vs_sklearn.py [--repeats 5] [--threads 1]
+    python benchmarks/vs_sklearn.py [--repeats 5] [--threads 1] [--only NAME]
 """
 
 from __future__ import annotations
