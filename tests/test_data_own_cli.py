@@ -10,10 +10,10 @@ import pytest
 import toolz
 
 import mlp_functional as mf
-from mlp_functional.checkpoint import save_params
 from mlp_functional.cli.main import main
 from mlp_functional.data import Dataset, load_data, source_record
 from mlp_functional.runs import CONFIG_FILE, MODEL_FILE, write_json
+from mlp_functional.runs.checkpoint import save_params
 
 PIL = pytest.importorskip("PIL.Image")
 pytest.importorskip("matplotlib")

@@ -15,7 +15,7 @@ from typing import Any
 from ..data.registry import DATASETS
 from .argtypes import positive_int
 
-__all__ = ["add_parser", "class_names", "format_table", "run", "run_dataset"]
+__all__ = ["add_parser", "format_table", "run", "run_dataset"]
 
 HELP = "measure a trained model on the test set: accuracy, per-class scores, mistakes"
 
@@ -51,18 +51,6 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     )
 
 
-def class_names(config: dict[str, Any], classes: int) -> list[str]:
-    """The run's class names, or the label numbers when the config lacks them.
-
-    >>> class_names({}, 3)
-    ['0', '1', '2']
-    """
-    names = (config.get("data") or {}).get("classes")
-    if isinstance(names, list) and len(names) == classes:
-        return [str(n) for n in names]
-    return [str(i) for i in range(classes)]
-
-
 def run_dataset(
     config: dict[str, Any], dataset: str | None = None, data_dir: str | None = None
 ) -> Any:
@@ -86,6 +74,7 @@ def run_dataset(
 def run(args: argparse.Namespace) -> int:
     """Print the test accuracy, per-class scores, the confusion matrix and top mistakes."""
     from ..engines import predict_proba
+    from ..inputs import class_names
     from ..metrics import confident_mistakes, confusion_matrix, per_class, percent
     from ..runs import load_run
 

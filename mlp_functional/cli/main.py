@@ -17,8 +17,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from ..serve import command as serve
-from . import bench, evaluate, fetch, predict, report, train
+from . import bench, evaluate, fetch, predict, report, serve, train
 from .argtypes import positive_int
 from .errors import EXIT_INTERRUPTED, PROG, Parser, UsageError, fail
 

@@ -109,10 +109,11 @@ def _numbers(run: Any, test_accuracy: float) -> list[tuple[str, str]]:
 def run(args: argparse.Namespace) -> int:
     """Write the figures and index.html; print where."""
     from ..engines import predict_proba
+    from ..inputs import class_names
     from ..metrics import confident_mistakes, confusion_matrix
     from ..runs import load_run, plots
     from ..runs.checkpoint import write_atomic
-    from .evaluate import class_names, run_dataset
+    from .evaluate import run_dataset
 
     plots.require_matplotlib()  # before any work
     run_ = load_run(args.run_dir)
