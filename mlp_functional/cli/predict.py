@@ -85,7 +85,7 @@ def _table_rows(path: str, width: int, trained: str) -> list[tuple[str, np.ndarr
 
 def _image(path: str, source: Source) -> list[tuple[str, np.ndarray]]:
     """One image file, prepared like the run's training images."""
-    from ..data import DataFormatError, decode_example
+    from ..data import DataFormatError, decode_example, describe_examples
     from ..imaging import ImageError, read_regular_file
     from ..inputs import InputError
 
@@ -103,7 +103,7 @@ def _image(path: str, source: Source) -> list[tuple[str, np.ndarray]]:
     if image.shape != shape:
         size = "x".join(map(str, shape[:2]))
         raise InputError(
-            f"{path}: {describe_examples(image.shape).replace('images', 'image')}, the run "
+            f"{path}: a {describe_examples(image.shape).replace('images', 'image')}, the run "
             f"was trained on {describe_examples(shape)}; resize it to {size} (height x width)"
         )
     return [(path, image)]

@@ -117,6 +117,7 @@ def _check_mnist_like(run_dir: str, config: Any) -> None:
     if source is None or mnist_like(source.shape[1:]):
         return
     raise CliError(
-        f"{run_dir}: trained on {describe_examples(source.shape[1:])} ({source.path}); serve draws 28x28 grayscale digits, "
-        f"so it needs a run on such images (MNIST-like): use `predict {run_dir} FILE...`"
+        f"{run_dir}: trained on {describe_examples(source.shape[1:])} ({source.path}); "
+        "serve draws 28x28 grayscale digits, so it needs a run on such images "
+        f"(MNIST-like): use `predict {run_dir} FILE...`"
     )

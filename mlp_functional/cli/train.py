@@ -221,7 +221,8 @@ def _describe(session: Session) -> str:
     ]
     recipe = f"recipe {s.recipe}: " if s.recipe != "default" else ""
     return (
-        f"{recipe}{sizes} {s.activation} on {session.dataset.name} with {s.optimizer} (lr {s.lr:g}), "
+        f"{recipe}{sizes} {s.activation} on {session.dataset.name} with {s.optimizer} "
+        f"(lr {s.lr:g}), "
         f"{_plural(s.epochs, 'epoch')} of batches of {s.batch_size}"
         + "".join(f", {e}" for e in extras if e)
     )

@@ -189,8 +189,7 @@ def _read_data(settings: Settings, dataset: Dataset | None, events: Events) -> D
     if skipped:
         where = data.source.path if data.source is not None else data.name
         events.note(
-            f"{where}: skipped {len(skipped)} file(s) that are not images (the first: "
-            f"{skipped[0]})"
+            f"{where}: skipped {len(skipped)} file(s) that are not images (the first: {skipped[0]})"
         )
     return data
 

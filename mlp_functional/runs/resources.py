@@ -24,7 +24,12 @@ if TYPE_CHECKING:
 __all__ = [
     "EVAL_CHUNK",
     "check_augment",
-    "check_memory", "keys", "load_data", "memory_needed", "split"]
+    "check_memory",
+    "keys",
+    "load_data",
+    "memory_needed",
+    "split",
+]
 
 #: Rows evaluated at a time when measuring the training split.
 EVAL_CHUNK = 2_000

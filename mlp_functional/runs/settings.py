@@ -233,7 +233,7 @@ def _text(help: str, metavar: str) -> Spec:
         return None if ok else f"must be a non-empty text or null, got {value!r}"
 
     def parse(text: str) -> str:
-        if not text or (why := problem(text)) is not None:
+        if not text or problem(text) is not None:
             raise ValueError(f"expected a name or an index, got {text[:40]!r}")
         return text
 
@@ -397,9 +397,7 @@ def _check_data_source(settings: Settings) -> None:
     if settings.dataset is not None:
         raise SettingsError("`data` and `dataset` are two sources of data; give only one")
     if settings.data_dir is not None:
-        raise SettingsError(
-            "`data_dir` holds a built-in dataset's files; with `data` leave it out"
-        )
+        raise SettingsError("`data_dir` holds a built-in dataset's files; with `data` leave it out")
 
 
 def recipe_settings(name: str) -> Settings:
