@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _own_data_util import as_csv, as_folder, as_npz, scaled
 
 from mlp_functional.cli.main import main
 
@@ -20,32 +21,6 @@ PIL = pytest.importorskip("PIL.Image")
 
 #: Quick settings: the digits train to about 95% in a second or two.
 QUICK = ("--hidden", "64", "--epochs", "8", "--lr", "0.01", "--batch-size", "64", "--quiet")
-
-
-def write_csv(folder: Path, images: np.ndarray, labels: np.ndarray) -> Path:
-    path = folder / "digits.csv"
-    header = ",".join(["label", *(f"pixel{i}" for i in range(images[0].size))])
-    rows = np.column_stack([labels, images.reshape(len(images), -1)])
-    np.savetxt(path, rows, fmt="%d", delimiter=",", header=header, comments="")
-    return path
-
-
-def write_npz(folder: Path, images: np.ndarray, labels: np.ndarray) -> Path:
-    np.savez(folder / "digits.npz", x=images, y=labels)
-    return folder / "digits.npz"
-
-
-def write_folder(folder: Path, images: np.ndarray, labels: np.ndarray) -> Path:
-    root = folder / "digits"
-    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
-        (root / str(label)).mkdir(parents=True, exist_ok=True)
-        PIL.fromarray(scaled(image)).save(root / str(label) / f"{i}.png")
-    return root
-
-
-def scaled(image: np.ndarray) -> np.ndarray:
-    """0..16 pixels as 0..255."""
-    return (image.astype(np.uint16) * 255 // 16).astype(np.uint8)
 
 
 def command(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -81,7 +56,7 @@ def runs(tmp_path_factory, digits) -> dict[str, tuple[Path, Path]]:
     """Each form, and the run `train --data` trained on it: {"csv": (data, run), ...}."""
     root = tmp_path_factory.mktemp("own")
     trained = {}
-    for form, write in (("csv", write_csv), ("npz", write_npz), ("images", write_folder)):
+    for form, write in (("csv", as_csv), ("npz", as_npz), ("images", as_folder)):
         data = write(root, *digits)
         result = command("train", "--data", str(data), "--out", f"run_{form}", *QUICK, cwd=root)
         assert result.returncode == 0, result.stderr
@@ -205,7 +180,7 @@ def test_a_folder_without_a_source_record_still_loads(runs, tmp_path, capsys):
 
 def test_skipped_files_are_counted(tmp_path, digits):
     images, labels = digits
-    root = write_folder(tmp_path, images[:200], labels[:200])
+    root = as_folder(tmp_path, images[:200], labels[:200])
     (root / "3" / "notes.txt").write_text("not an image")
     argv = ("train", "--data", str(root), "--out", "run", "--hidden", "8", "--epochs", "1")
     refused = command(*argv, "--quiet", cwd=tmp_path)
