@@ -7,7 +7,7 @@ the candidates run in turn, round after round, and the table gives the median of
 pandas and pyarrow are timed when they are installed (``pip install pandas pyarrow``).
 Usage (MNIST from ``$MLP_FUNCTIONAL_DATA`` or the cache):
 
-    flock /work/timing.lock python benchmarks/csv_readers.py [--repeats 5]
+    python benchmarks/csv_readers.py [--repeats 5]
 """
 
 from __future__ import annotations
