@@ -34,7 +34,7 @@ USAGE = [
     (("train", "--schedule", "exp"), "--schedule: invalid choice: 'exp'"),
     (("train", "--augment", "blur"), "--augment: invalid choice: 'blur'"),
     (("train", "--weight-decay", "-1"), "--weight-decay: must be a finite number >= 0"),
-    (("predict", "runs/x"), "the following arguments are required: IMAGE"),
+    (("predict", "runs/x"), "the following arguments are required: FILE"),
     (("evaluate", "--top", "0", "r"), "--top: must be a positive integer"),
 ]
 

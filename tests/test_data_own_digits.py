@@ -3,11 +3,10 @@ MNIST as Kaggle's CSV, each read by load_data and trained with the library."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import toolz
+from _own_data_util import as_csv, as_folder, as_npz
 
 import mlp_functional as mf
 from mlp_functional.data import Dataset, load, load_data
@@ -21,29 +20,6 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     """The 1,797 8x8 digits: pixels 0..16 as integers, labels 0..9."""
     bunch = datasets.load_digits()
     return bunch.images.astype(np.uint8), bunch.target.astype(np.int64)
-
-
-def as_csv(folder: Path, images: np.ndarray, labels: np.ndarray) -> Path:
-    path = folder / "digits.csv"
-    header = ",".join(["label", *(f"pixel{i}" for i in range(images[0].size))])
-    rows = np.column_stack([labels, images.reshape(len(images), -1)])
-    np.savetxt(path, rows, fmt="%d", delimiter=",", header=header, comments="")
-    return path
-
-
-def as_npz(folder: Path, images: np.ndarray, labels: np.ndarray) -> Path:
-    np.savez(folder / "digits.npz", x=images, y=labels)
-    return folder / "digits.npz"
-
-
-def as_folder(folder: Path, images: np.ndarray, labels: np.ndarray) -> Path:
-    root = folder / "digits"
-    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
-        (root / str(label)).mkdir(parents=True, exist_ok=True)
-        PIL.fromarray((image.astype(np.uint16) * 255 // 16).astype(np.uint8)).save(
-            root / str(label) / f"{i}.png"
-        )
-    return root
 
 
 def train_and_score(data: Dataset, epochs: int = 30) -> float:

@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from ..serve.server import Server, is_loopback
 
     run_ = load_run(args.run_dir)
+    _check_mnist_like(args.run_dir, run_.config)
     model = f"{args.run_dir}/{MODEL_FILE}"
     app = make_app(run_.params, run_.config, run_.metrics, name=model)
     try:
@@ -105,3 +106,18 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("stopped", flush=True)
     return 0
+
+
+def _check_mnist_like(run_dir: str, config: Any) -> None:
+    """Refuse a run on data other than 28x28 grayscale images: the page draws digits."""
+    from ..data import describe_examples, mnist_like
+    from ..runs import data_source
+
+    source = data_source(config, f"{run_dir}/config.json")
+    if source is None or mnist_like(source.shape[1:]):
+        return
+    raise CliError(
+        f"{run_dir}: trained on {describe_examples(source.shape[1:])} ({source.path}); "
+        "serve draws 28x28 grayscale digits, so it needs a run on such images "
+        f"(MNIST-like): use `predict {run_dir} FILE...`"
+    )

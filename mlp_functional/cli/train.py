@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 
 __all__ = ["add_parser", "build_parser_for_tests", "flag", "in_flags", "resolve", "run"]
 
-HELP = "train a network on MNIST or Fashion-MNIST and save it in a run folder"
+HELP = "train a network on MNIST, Fashion-MNIST or your own data and save it in a run folder"
 #: Settings ``--resume`` takes from the command line; the rest come from config.json.
-RESUMABLE = ("epochs", "data_dir")
+RESUMABLE = ("epochs", "data_dir", "data")
 
 
 def flag(name: str) -> str:
@@ -74,7 +74,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     for name, spec in SPECS.items():
         if spec.help is None:  # reserved, not offered yet
             continue
-        if spec.choices is not None:
+        if spec.switch:
+            p.add_argument(flag(name), action="store_true", default=None, help=spec.help)
+        elif spec.choices is not None:
             p.add_argument(flag(name), choices=spec.choices, help=spec.help)
         else:
             p.add_argument(
@@ -219,7 +221,8 @@ def _describe(session: Session) -> str:
     ]
     recipe = f"recipe {s.recipe}: " if s.recipe != "default" else ""
     return (
-        f"{recipe}{sizes} {s.activation} on {s.dataset} with {s.optimizer} (lr {s.lr:g}), "
+        f"{recipe}{sizes} {s.activation} on {session.dataset.name} with {s.optimizer} "
+        f"(lr {s.lr:g}), "
         f"{_plural(s.epochs, 'epoch')} of batches of {s.batch_size}"
         + "".join(f", {e}" for e in extras if e)
     )
@@ -239,9 +242,12 @@ def _open(args: argparse.Namespace, events: Any) -> Any:
     if fixed:
         raise UsageError(
             f"{', '.join(flag(k) for k in fixed)} cannot change when resuming; the run's "
-            f"settings are in its config.json (only --epochs and --data-dir may be given)"
+            "settings are in its config.json (only --epochs, and --data-dir or --data if the "
+            "data moved, may be given)"
         )
-    return lifecycle.resume(args.resume, epochs=args.epochs, data_dir=args.data_dir, events=events)
+    return lifecycle.resume(
+        args.resume, epochs=args.epochs, data_dir=args.data_dir, data=args.data, events=events
+    )
 
 
 def run(args: argparse.Namespace) -> int:

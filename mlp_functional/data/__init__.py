@@ -27,7 +27,25 @@ from .folders import decode_example
 from .idx import IDX_TYPES, read_idx, write_idx
 from .own import load_data, load_recorded, parse_image_size
 from .registry import DATASETS, DatasetSpec, Files, FileSpec, get_spec
-from .source import LoadOptions, Source, check_same_data, source_record
+from .scaling import (
+    FeatureScaling,
+    fit_scaling,
+    needs_scaling,
+    scale_dataset,
+    scale_features,
+    scaling_from_record,
+    scaling_record,
+)
+from .source import (
+    MNIST_SHAPES,
+    LoadOptions,
+    Source,
+    check_same_data,
+    describe_examples,
+    mnist_like,
+    source_from_record,
+    source_record,
+)
 from .splits import Dataset, Split
 from .tabular import read_csv
 from .transforms import (
@@ -48,6 +66,7 @@ __all__ = [
     "DATASETS",
     "DATA_ENV",
     "IDX_TYPES",
+    "MNIST_SHAPES",
     "ChecksumError",
     "DataChangedError",
     "DataError",
@@ -57,6 +76,7 @@ __all__ = [
     "DatasetNotFoundError",
     "DatasetSpec",
     "DownloadOptions",
+    "FeatureScaling",
     "FileSpec",
     "Files",
     "Holdout",
@@ -69,17 +89,26 @@ __all__ = [
     "cache_dir",
     "check_same_data",
     "decode_example",
+    "describe_examples",
     "download_file",
     "fetch",
+    "fit_scaling",
     "get_spec",
     "load",
     "load_data",
     "load_recorded",
+    "mnist_like",
+    "needs_scaling",
     "parse_image_size",
     "pixel_stats",
     "preprocess",
     "read_csv",
     "read_idx",
+    "scale_dataset",
+    "scale_features",
+    "scaling_from_record",
+    "scaling_record",
+    "source_from_record",
     "source_record",
     "standardize",
     "stratified_split",

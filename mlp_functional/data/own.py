@@ -117,6 +117,11 @@ def load_data(
     )
     stratified_split(options.split_key, np.zeros(2, np.uint8), options.test_size)  # validates
     if where.is_dir():
+        if label_column is not None:
+            raise ValueError(
+                f"--label-column applies to tables (.csv, .npy); {where.name} is a folder of "
+                "images, labelled by its subfolders: leave it out"
+            )
         return _from_folder(where, options)
     if not where.is_file():
         raise DataFormatError(f"{where}: no such file or folder; check the path")

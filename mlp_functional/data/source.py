@@ -32,16 +32,21 @@ from ..random import Key, key
 from .errors import DataChangedError, DataFormatError
 
 __all__ = [
+    "MNIST_SHAPES",
     "LoadOptions",
     "Source",
     "check_same_data",
+    "describe_examples",
     "hash_file",
     "hash_files",
+    "mnist_like",
     "source_from_record",
     "source_record",
 ]
 
 _CHUNK = 1 << 20
+#: The shapes of one MNIST-like example: a 28x28 grayscale image, or a row of its pixels.
+MNIST_SHAPES = ((28, 28), (784,))
 #: The test split's key when none is given: the same test set whatever the training seed.
 DEFAULT_SPLIT_KEY = key(0)
 
@@ -77,6 +82,29 @@ class Source(NamedTuple):
     options: LoadOptions
     skipped: tuple[str, ...] = ()
     test_given: bool = False
+
+
+def mnist_like(example_shape: Iterable[int]) -> bool:
+    """Whether examples of this shape are 28x28 grayscale images (or rows of their 784
+    pixels, as in Kaggle's CSV): what augmentation, ``serve`` and digit pictures expect.
+
+    >>> mnist_like((28, 28)), mnist_like((784,)), mnist_like((28, 28, 3)), mnist_like((8, 8))
+    (True, True, False, False)
+    """
+    return tuple(example_shape) in MNIST_SHAPES
+
+
+def describe_examples(example_shape: Iterable[int]) -> str:
+    """What examples of this shape are, for messages.
+
+    >>> describe_examples((64,)), describe_examples((8, 8)), describe_examples((32, 32, 3))
+    ('rows of 64 features', '8x8 images', '32x32 colour images')
+    """
+    shape = tuple(example_shape)
+    if len(shape) == 1:
+        return f"rows of {shape[0]} features"
+    colour = "colour " if len(shape) == 3 else ""
+    return f"{shape[0]}x{shape[1]} {colour}images"
 
 
 def hash_file(path: str | os.PathLike[str]) -> str:

@@ -37,13 +37,16 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..params import Params
 from .checkpoint import CheckpointError, decode_params, write_atomic
 from .commit import CommitError, Manifest, read_committed, read_manifest, read_regular
 from .errors import RunError
 from .schema import SchemaError, check_config, check_history, check_metrics, parse_json
+
+if TYPE_CHECKING:
+    from ..data.source import Source
 
 __all__ = [
     "CONFIG_FILE",
@@ -54,6 +57,7 @@ __all__ = [
     "STATE_FILE",
     "Run",
     "RunError",
+    "data_source",
     "json_bytes",
     "jsonable",
     "load_run",
@@ -153,6 +157,27 @@ def read_json(path: PathLike) -> Any:
     """Read a JSON file of a run; a missing or damaged one raises :class:`RunError`."""
     folder, name = Path(path).parent, Path(path).name
     return parse_file(Path(path), read_file(folder, None, name))
+
+
+def data_source(config: Any, where: PathLike = "the run") -> Source | None:
+    """The own data a run was trained on (``config["data"]["source"]``), or ``None`` for a
+    built-in dataset (or a run from before own data could be read).
+
+    >>> data_source({"data": {"name": "mnist"}}) is None
+    True
+
+    Raises:
+      RunError: the record is damaged (naming ``where``).
+    """
+    from ..data import DataError, source_from_record
+
+    record = ((config or {}).get("data") or {}).get("source")
+    if record is None:
+        return None
+    try:
+        return source_from_record(record)
+    except DataError as e:
+        raise RunError(f"{where}: {e}") from None
 
 
 def load_run(run_dir: PathLike) -> Run:

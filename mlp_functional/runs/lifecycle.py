@@ -54,7 +54,15 @@ from .folder import (
     read_file,
 )
 from .recipes import DECAYING_SCHEDULES, make_augment, make_optimizer, steps_per_epoch
-from .resources import EVAL_CHUNK, check_memory, keys, load_data
+from .resources import (
+    EVAL_CHUNK,
+    apply_recorded_scaling,
+    check_augment,
+    check_memory,
+    fit_table_scaling,
+    keys,
+    load_data,
+)
 from .resources import split as split_rows
 from .schema import check_config, check_history, check_progress
 from .settings import Settings, SettingsError, check, from_record
@@ -141,32 +149,57 @@ def _optimizer(settings: Settings, split: TrainVal) -> Any:
     return make_optimizer(settings, steps_per_epoch(len(split.train), settings.batch_size))
 
 
+def _data_record(dataset: Dataset, split: TrainVal) -> dict[str, Any]:
+    """config.json's ``data``: classes, counts, and where the data came from (the built-in
+    dataset's file checksums, or your own data's :func:`~mlp_functional.data.source_record`)."""
+    from ..data import get_spec, source_record
+
+    if dataset.source is not None:
+        origin: dict[str, Any] = {"source": source_record(dataset.source)}
+    else:
+        origin = {"sha256": {f.name: f.sha256 for f in get_spec(dataset.name).files}}
+    return {
+        "name": dataset.name,
+        "classes": list(dataset.classes),
+        **origin,
+        "dtype": str(dataset.train.images.dtype),
+        "train_examples": len(split.train),
+        "val_examples": len(split.val),
+        "test_examples": len(dataset.test.labels),
+    }
+
+
 def _config(settings: Settings, sizes: list[int], dataset: Dataset, split: TrainVal) -> dict:
     import numpy as np
 
     from .. import __version__
-    from ..data import get_spec
 
-    spec = get_spec(dataset.name)
     return {
         "format_version": CONFIG_VERSION,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "settings": settings._asdict(),
         "model": {"sizes": sizes, "activation": settings.activation, "dtype": "float32"},
-        "data": {
-            "name": dataset.name,
-            "classes": list(dataset.classes),
-            "sha256": {f.name: f.sha256 for f in spec.files},
-            "train_examples": len(split.train),
-            "val_examples": len(split.val),
-            "test_examples": len(dataset.test.labels),
-        },
+        "data": _data_record(dataset, split),
         "versions": {
             "mlp_functional": __version__,
             "numpy": np.__version__,
             "python": platform.python_version(),
         },
     }
+
+
+def _read_data(settings: Settings, dataset: Dataset | None, events: Events) -> Dataset:
+    """The run's data (``dataset`` when given), checked against the settings; files left
+    out by ``skip_bad`` are told through ``events.note``."""
+    data = dataset if dataset is not None else load_data(settings)
+    check_augment(settings, data)
+    skipped = data.source.skipped if data.source is not None else ()
+    if skipped:
+        where = data.source.path if data.source is not None else data.name
+        events.note(
+            f"{where}: skipped {len(skipped)} file(s) that are not images (the first: {skipped[0]})"
+        )
+    return data
 
 
 # ---- starting and resuming -------------------------------------------------------------
@@ -242,14 +275,17 @@ def start(
     with lock.hold(folder):
         _clear_uncommitted(folder)
         try:
-            data = dataset if dataset is not None else load_data(settings)
+            data = _read_data(settings, dataset, events)
             split = split_rows(settings, data)
+            data, scaling = fit_table_scaling(data, split)
             sizes = [data.train.images[0].size, *settings.hidden, len(data.classes)]
             check_memory(settings, sizes)
             init_key, shuffle_key, _ = keys(settings.seed)
             params = init(init_key, sizes, activation=settings.activation)
             state = init_state(shuffle_key, params, _optimizer(settings, split))
             config = _config(settings, sizes, data, split)
+            if scaling is not None:
+                config["data"]["scaling"] = scaling
             yield Session(
                 folder, settings, config, state, Progress(), [], data, split, None, events, fault
             )
@@ -285,6 +321,7 @@ def resume(
     *,
     epochs: int | None = None,
     data_dir: str | None = None,
+    data: str | None = None,
     events: Events = Events(),  # noqa: B008 - immutable
     dataset: Dataset | None = None,
     fault: Fault | None = None,
@@ -294,23 +331,51 @@ def resume(
     Args:
       run_dir: the run folder.
       epochs: the new total number of epochs (``None``: the run's own).
-      data_dir: where the data are now, if they moved.
+      data_dir: where a built-in dataset's files are now, if they moved.
+      data: where your own data are now, if they moved (by default the recorded path);
+        they must be the same data (same SHA-256 and shape).
 
     Raises:
-      RunError: nothing was committed, a file is damaged or inconsistent, the data differ.
+      RunError: nothing was committed, a file is damaged or inconsistent.
+      DataChangedError: the run's own data have changed (the message names the file).
       SettingsError: ``epochs`` is below the epochs already trained.
     """
     folder = Path(run_dir)
     if not folder.is_dir():
         raise RunError(f"{folder}: no such run folder; check the path")
     with lock.hold(folder):
-        yield _reopen(folder, epochs, data_dir, events, dataset, fault)
+        yield _reopen(folder, epochs, (data_dir, data), events, dataset, fault)
+
+
+def _moved_data(folder: Path, saved: Settings, config: dict, moved: tuple) -> Settings:
+    """The saved settings with the data's place now: ``moved`` is ``(data_dir, data)``
+    as given on resume; own data are read from their recorded absolute path by default."""
+    data_dir, data = moved
+    if saved.data is None:
+        if data is not None:
+            raise RunError(
+                f"{folder} was trained on the built-in dataset {saved.dataset}, not on your "
+                "own data; leave out `data` (or train a new run)"
+            )
+        return saved._replace(data_dir=saved.data_dir if data_dir is None else data_dir)
+    if data_dir is not None:
+        raise RunError(
+            f"{folder} was trained on your own data ({saved.data}); `data_dir` is for "
+            "built-in datasets: give `data` if the data moved"
+        )
+    source = (config.get("data") or {}).get("source")
+    if not isinstance(source, dict) or not isinstance(source.get("path"), str):
+        raise RunError(
+            f"{folder / CONFIG_FILE}: data.source, the record of the run's data, is missing; "
+            "train a new run"
+        )
+    return saved._replace(data=source["path"] if data is None else data)
 
 
 def _reopen(
     folder: Path,
     epochs: int | None,
-    data_dir: str | None,
+    moved: tuple[str | None, str | None],
     events: Events,
     dataset: Dataset | None,
     fault: Fault | None,
@@ -327,17 +392,21 @@ def _reopen(
     config = parse_file(folder / CONFIG_FILE, config_bytes, check_config)
     try:
         saved = from_record(config.get("settings"))
-        settings = check(
-            saved._replace(
-                epochs=saved.epochs if epochs is None else epochs,
-                data_dir=saved.data_dir if data_dir is None else data_dir,
-            )
-        )
     except SettingsError as e:
         plain = str(e).replace("`", "")
         raise RunError(f"{folder / CONFIG_FILE}: settings: {plain}; train a new run") from None
-    data = dataset if dataset is not None else load_data(settings)
+    settings = check(
+        _moved_data(folder, saved, config, moved)._replace(
+            epochs=saved.epochs if epochs is None else epochs
+        )
+    )
+    data = _read_data(settings, dataset, events)
+    if settings.data is not None and data.source is not None:
+        from ..data import check_same_data
+
+        check_same_data(config["data"]["source"], data.source)
     split = split_rows(settings, data)
+    data = apply_recorded_scaling(data, config, folder / CONFIG_FILE)
     state, progress = _read_state(folder, manifest, _optimizer(settings, split))
     sizes = [data.train.images[0].size, *settings.hidden, len(data.classes)]
     if list(state.params.sizes) != config["model"]["sizes"] or list(state.params.sizes) != sizes:
@@ -380,6 +449,10 @@ def _reopen(
             f"{saved.epochs}, so the result differs from a straight run of {settings.epochs} epochs"
         )
     config = {**config, "settings": settings._asdict()}
+    if settings.data is not None and data.source is not None:  # the same data, maybe moved
+        from ..data import source_record
+
+        config["data"] = {**config["data"], "source": source_record(data.source)}
     return Session(
         folder,
         settings,

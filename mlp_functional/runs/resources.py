@@ -16,12 +16,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .folder import RunError
-from .settings import Settings, SettingsError
+from .settings import DEFAULT_VAL_SIZE, Settings, SettingsError
 
 if TYPE_CHECKING:
     from ..data import Dataset, TrainVal
 
-__all__ = ["EVAL_CHUNK", "check_memory", "keys", "load_data", "memory_needed", "split"]
+__all__ = [
+    "EVAL_CHUNK",
+    "apply_recorded_scaling",
+    "check_augment",
+    "check_memory",
+    "fit_table_scaling",
+    "keys",
+    "load_data",
+    "memory_needed",
+    "split",
+]
 
 #: Rows evaluated at a time when measuring the training split.
 EVAL_CHUNK = 2_000
@@ -31,7 +41,7 @@ def _check_data_dir(settings: Settings) -> None:
     """``data_dir`` must exist and hold every file: never fall back to another place."""
     from ..data import get_spec
 
-    spec = get_spec(settings.dataset)
+    spec = get_spec(settings.dataset or "")
     folder = Path(settings.data_dir or "")
     if not folder.is_dir():
         raise RunError(
@@ -52,19 +62,42 @@ def _check_data_dir(settings: Settings) -> None:
 def load_data(settings: Settings) -> Dataset:
     """The data a run trains on: the one place runs read data from.
 
-    ``data_dir`` given: exactly that folder (a missing folder or file is an error, with no
-    fallback). ``data`` (your own files) is reserved and refused until its readers exist.
+    ``data`` given: your own file or folder, read by :func:`mlp_functional.data.load_data`
+    with the settings' options (its ``source`` records how). Else the built-in
+    ``dataset``; ``data_dir`` given: exactly that folder (a missing folder or file is an
+    error, with no fallback).
     """
     from ..data import load
+    from ..data import load_data as load_own
 
     if settings.data is not None:
-        raise RunError(
-            f"data {settings.data}: reading your own data is not supported yet; "
-            "train on a dataset instead"
+        return load_own(
+            settings.data,
+            label_column=settings.label_column,
+            test_size=settings.test_size,
+            color=settings.color,
+            image_size=settings.image_size,
+            skip_bad=settings.skip_bad,
         )
+    assert settings.dataset is not None  # checked: one source of data
     if settings.data_dir is not None:
         _check_data_dir(settings)
     return load(settings.dataset, data_dir=settings.data_dir)
+
+
+def check_augment(settings: Settings, dataset: Dataset) -> None:
+    """Refuse augmentation for data that are not 28x28 grayscale images (or their rows):
+    its shifts, rotations and elastic fields are drawn on 28x28 pictures."""
+    from ..data import describe_examples, mnist_like
+
+    if settings.augment == "none" or mnist_like(dataset.train.images.shape[1:]):
+        return
+    what = describe_examples(dataset.train.images.shape[1:])
+    recipe = f" (from `recipe` {settings.recipe})" if settings.recipe != "default" else ""
+    raise SettingsError(
+        f"`augment` {settings.augment}{recipe} works on 28x28 grayscale images; "
+        f"{dataset.name} holds {what}: set `augment` to none"
+    )
 
 
 def _gib(n: float) -> str:
@@ -116,13 +149,42 @@ def keys(seed: int) -> tuple[Any, Any, Any]:
 
 
 def split(settings: Settings, dataset: Dataset) -> TrainVal:
-    """The training and validation rows the settings' seed and ``val_size`` carve."""
+    """The training and validation rows the settings' seed and ``val_size`` carve
+    (by default :data:`~mlp_functional.runs.settings.DEFAULT_VAL_SIZE`, at most a tenth)."""
     from ..data import train_val_split
 
     n = len(dataset.train.labels)
+    if settings.val_size is None:
+        size = min(DEFAULT_VAL_SIZE, n // 10)
+        return train_val_split(keys(settings.seed)[2], *dataset.train, size)
     if settings.val_size >= n:
         raise SettingsError(
             f"`val_size` {settings.val_size} leaves no training examples out of {n}; "
             f"use at most {n - 1}"
         )
     return train_val_split(keys(settings.seed)[2], *dataset.train, settings.val_size)
+
+
+def fit_table_scaling(data: Dataset, split: TrainVal) -> tuple[Dataset, dict[str, Any] | None]:
+    """A table of your own standardised by its training rows' mean and standard deviation
+    (see :mod:`mlp_functional.data.scaling`), with the record config.json keeps; other data
+    unchanged, with ``None``."""
+    from ..data import fit_scaling, needs_scaling, scale_dataset, scaling_record
+
+    if not needs_scaling(data):
+        return data, None
+    scaling = fit_scaling(data.train.images[split.train])
+    return scale_dataset(data, scaling), scaling_record(scaling)
+
+
+def apply_recorded_scaling(data: Dataset, config: dict[str, Any], where: Any) -> Dataset:
+    """``data`` scaled as config.json records (unchanged when it records no scaling)."""
+    from ..data import scale_dataset, scaling_from_record
+
+    record = (config.get("data") or {}).get("scaling")
+    if record is None:
+        return data
+    try:
+        return scale_dataset(data, scaling_from_record(record))
+    except ValueError as e:
+        raise RunError(f"{where}: {e}") from None

@@ -210,6 +210,11 @@ _CONFIG = record(
                 "val_examples": integer(),
                 "test_examples": integer(),
                 "sha256": record({}),
+                "source": record(
+                    {"path": text, "sha256": text, "shape": list_of(integer(0), 1, 5)},
+                    {"format": text, "options": record({}), "skipped": list_of(text)},
+                ),
+                "dtype": text,
             },
         ),
         "versions": record({}),

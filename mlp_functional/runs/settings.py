@@ -26,11 +26,14 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from ..activations import ACTIVATIONS
+from ..data.own import parse_image_size
 from ..data.registry import DATASETS
 from .recipes import AUGMENTATIONS, DEFAULT_LR, OPTIMIZERS, RECIPES, SCHEDULES
 
 __all__ = [
+    "DEFAULT_VAL_SIZE",
     "MAX_EPOCHS",
+    "OWN_DATA_OPTIONS",
     "SPECS",
     "Settings",
     "SettingsError",
@@ -47,6 +50,9 @@ MAX_EPOCHS = 1_000_000
 _MAX_WIDTH = 1_000_000
 _MAX_LAYERS = 100
 _MAX_COUNT = 2**62
+_MAX_SIDE = 65_535
+#: The validation examples of a run that does not set ``val_size`` (at most a tenth).
+DEFAULT_VAL_SIZE = 5000
 
 
 class SettingsError(ValueError):
@@ -60,8 +66,13 @@ class Settings(NamedTuple):
     """
 
     recipe: str = "default"
-    dataset: str = "mnist"
+    dataset: str | None = "mnist"
     data: str | None = None
+    label_column: str | None = None
+    test_size: float = 0.2
+    color: bool = False
+    image_size: tuple[int, int] | None = None
+    skip_bad: bool = False
     data_dir: str | None = None
     hidden: tuple[int, ...] = (256, 128)
     activation: str = "relu"
@@ -85,7 +96,7 @@ class Settings(NamedTuple):
     alpha: float = 34.0
     sigma: float = 4.0
     seed: int = 0
-    val_size: int = 5000
+    val_size: int | None = None
     patience: int | None = None
 
 
@@ -101,6 +112,7 @@ class Spec(NamedTuple):
       help: one line for ``--help`` (``None``: not offered as a flag yet).
       metavar: the flag's placeholder, ``None`` for argparse's default.
       choices: the valid names, for settings that are one of a list.
+      switch: a yes/no setting, given as a bare flag (``--color``).
     """
 
     parse: Callable[[str], Any]
@@ -108,6 +120,7 @@ class Spec(NamedTuple):
     help: str | None
     metavar: str | None = None
     choices: tuple[str, ...] | None = None
+    switch: bool = False
 
 
 def _is_int(value: Any) -> bool:
@@ -214,6 +227,48 @@ def _path(help: str | None, metavar: str) -> Spec:
     return Spec(parse, problem, help, metavar)
 
 
+def _text(help: str, metavar: str) -> Spec:
+    def problem(value: Any) -> str | None:
+        ok = value is None or (isinstance(value, str) and 0 < len(value) <= 1000)
+        return None if ok else f"must be a non-empty text or null, got {value!r}"
+
+    def parse(text: str) -> str:
+        if not text or problem(text) is not None:
+            raise ValueError(f"expected a name or an index, got {text[:40]!r}")
+        return text
+
+    return Spec(parse, problem, help, metavar)
+
+
+def _switch(help: str) -> Spec:
+    def problem(value: Any) -> str | None:
+        return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+
+    def parse(text: str) -> bool:
+        if text.strip().lower() not in ("true", "false"):
+            raise ValueError(f"expected true or false, got {text!r}")
+        return text.strip().lower() == "true"
+
+    return Spec(parse, problem, help, switch=True)
+
+
+def _image_size_problem(value: Any) -> str | None:
+    ok = value is None or (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(_is_int(n) and 1 <= n <= _MAX_SIDE for n in value)
+    )
+    return None if ok else f"must be a (height, width) pair in [1, {_MAX_SIDE}], got {value!r}"
+
+
+def _parse_image_size(text: str) -> tuple[int, int]:
+    size = parse_image_size(text)
+    assert size is not None
+    if (why := _image_size_problem(size)) is not None:
+        raise ValueError(why)
+    return size
+
+
 def _optional(spec: Spec) -> Spec:
     def problem(value: Any) -> str | None:
         return None if value is None else spec.problem(value)
@@ -233,8 +288,28 @@ SPECS: Mapping[str, Spec] = MappingProxyType(
             "start from these settings (default 'default'); any flag overrides them: "
             + "; ".join(f"{r.name}: {r.description}" for r in RECIPES.values()),
         ),
-        "dataset": _choice(tuple(DATASETS), "dataset (default mnist)"),
-        "data": _path(None, "PATH"),  # your own data; its readers are not wired in yet
+        "dataset": _optional(_choice(tuple(DATASETS), "built-in dataset (default mnist)")),
+        "data": _path(
+            "your own data instead of --dataset: a .csv table, an .npz/.npy archive, or a "
+            "folder of images with one subfolder per class",
+            "PATH",
+        ),
+        "label_column": _text(
+            "--data tables: the label column's name or index (default: the column named "
+            "label, class, target or y, else the first)",
+            "NAME",
+        ),
+        "test_size": _number(
+            0.0, 1.0, "--data without a test set: the fraction held out (default 0.2)", above=True
+        ),
+        "color": _switch("--data image folders: keep RGB instead of grayscale"),
+        "image_size": Spec(
+            _parse_image_size,
+            _image_size_problem,
+            "--data image folders: resize every image to HxW pixels",
+            "HxW",
+        ),
+        "skip_bad": _switch("--data image folders: leave out files that are not images"),
         "data_dir": _path("folder holding the dataset's four files", "DIR"),
         "hidden": Spec(
             _parse_widths,
@@ -263,10 +338,13 @@ SPECS: Mapping[str, Spec] = MappingProxyType(
         "alpha": _number(0.0, math.inf, _augment + "elastic strength"),
         "sigma": _number(0.0, math.inf, _augment + "elastic smoothness"),
         "seed": _count(0, _MAX_COUNT, "random seed (default 0)", None),
-        "val_size": _count(
-            0,
-            _MAX_COUNT,
-            "validation examples carved from the training set (default 5000; 0 for none)",
+        "val_size": _optional(
+            _count(
+                0,
+                _MAX_COUNT,
+                f"validation examples carved from the training set (default {DEFAULT_VAL_SIZE}, "
+                "or a tenth of the training set if smaller; 0 for none)",
+            )
         ),
         "patience": _optional(
             _count(
@@ -278,6 +356,11 @@ SPECS: Mapping[str, Spec] = MappingProxyType(
     }
 )
 assert tuple(SPECS) == Settings._fields, "SPECS and Settings must name the same fields"
+
+#: The settings of how your own data are read (``data``): refused without it.
+OWN_DATA_OPTIONS = ("label_column", "test_size", "color", "image_size", "skip_bad")
+#: Settings a config.json written before they existed may lack (their defaults apply).
+_ADDED_LATER = frozenset({"data", *OWN_DATA_OPTIONS})
 
 
 def check(settings: Settings) -> Settings:
@@ -291,9 +374,30 @@ def check(settings: Settings) -> Settings:
     for name, value in zip(Settings._fields, settings, strict=True):
         if (why := SPECS[name].problem(value)) is not None:
             raise SettingsError(f"`{name}` {why}")
+    _check_data_source(settings)
     if settings.patience is not None and settings.val_size == 0:
         raise SettingsError("`patience` needs a validation split; set `val_size` above 0")
     return settings
+
+
+def _check_data_source(settings: Settings) -> None:
+    """One source of data: a built-in ``dataset`` or your own ``data``, with its options."""
+    if settings.data is None:
+        if settings.dataset is None:
+            raise SettingsError(
+                f"`dataset` must be one of {', '.join(DATASETS)} unless `data` is given"
+            )
+        defaults = Settings._field_defaults
+        given = [n for n in OWN_DATA_OPTIONS if getattr(settings, n) != defaults[n]]
+        if given:
+            raise SettingsError(
+                f"`{given[0]}` applies to your own data only; give `data` or leave it out"
+            )
+        return
+    if settings.dataset is not None:
+        raise SettingsError("`data` and `dataset` are two sources of data; give only one")
+    if settings.data_dir is not None:
+        raise SettingsError("`data_dir` holds a built-in dataset's files; with `data` leave it out")
 
 
 def recipe_settings(name: str) -> Settings:
@@ -316,6 +420,8 @@ def resolve(given: Mapping[str, Any]) -> Settings:
     if unknown:
         raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
     base = recipe_settings(given.get("recipe", "default"))
+    if given.get("data") is not None and "dataset" not in given:
+        base = base._replace(dataset=None)  # your own data replace the default dataset
     merged = base._replace(**given)
     if "optimizer" in given and "lr" not in given and given["optimizer"] != base.optimizer:
         merged = merged._replace(lr=DEFAULT_LR[merged.optimizer])
@@ -325,7 +431,8 @@ def resolve(given: Mapping[str, Any]) -> Settings:
 def from_record(raw: Any) -> Settings:
     """Settings from their JSON record (config.json), every field checked.
 
-    A record from before the ``data`` field existed reads with ``data`` unset.
+    A record from before your own data could be read (no ``data``, ``label_column``...)
+    reads with those fields at their defaults.
 
     >>> from_record({**Settings()._asdict(), "hidden": [64]}).hidden
     (64,)
@@ -337,7 +444,7 @@ def from_record(raw: Any) -> Settings:
     if not isinstance(raw, dict):
         raise SettingsError(f"settings must be a JSON object, got {type(raw).__name__}")
     fields = set(Settings._fields)
-    missing = [f for f in Settings._fields if f not in raw and f != "data"]
+    missing = [f for f in Settings._fields if f not in raw and f not in _ADDED_LATER]
     extra = sorted(set(raw) - fields)
     if missing or extra:
         detail = "; ".join(
@@ -352,4 +459,8 @@ def from_record(raw: Any) -> Settings:
     hidden = raw["hidden"]
     if (why := _widths_problem(hidden)) is not None:
         raise SettingsError(f"`hidden` {why}")
-    return check(Settings(**{**raw, "hidden": tuple(hidden)}))
+    size = raw.get("image_size")
+    if (why := _image_size_problem(size)) is not None:
+        raise SettingsError(f"`image_size` {why}")
+    image_size = None if size is None else (size[0], size[1])
+    return check(Settings(**{**raw, "hidden": tuple(hidden), "image_size": image_size}))
