@@ -107,6 +107,10 @@ def _csv(w: World) -> Path:
     return path
 
 
+def _table(w: World) -> data.Dataset:
+    return data.load_data(_csv(w))
+
+
 def _npy(w: World) -> Path:
     path = w.tmp / "digits.npy"
     np.save(path, w.x[:2])
@@ -253,6 +257,25 @@ CALLS: dict[str, Callable[[World], Any]] = {
     ),
     M + "data.own.parse_image_size": lambda w: data.parse_image_size("28x28"),  # ints
     M + "data.registry.get_spec": lambda w: data.get_spec("mnist"),  # a DatasetSpec of strings
+    M + "data.scaling.fit_scaling": lambda w: data.fit_scaling(w.rows),  # tuples of floats
+    M + "data.scaling.needs_scaling": lambda w: data.needs_scaling(_table(w)),  # a bool
+    M + "data.scaling.scale_dataset": lambda w: data.scale_dataset(
+        _table(w), data.fit_scaling(_table(w).train.images)
+    ),
+    M + "data.scaling.scale_features": lambda w: data.scale_features(
+        w.rows, data.fit_scaling(w.rows)
+    ),
+    M + "data.scaling.scaling_from_record": lambda w: data.scaling_from_record(  # floats
+        data.scaling_record(data.fit_scaling(w.rows))
+    ),
+    M + "data.scaling.scaling_record": lambda w: data.scaling_record(  # lists of floats
+        data.fit_scaling(w.rows)
+    ),
+    M + "data.source.describe_examples": lambda w: data.describe_examples((8, 8)),  # a str
+    M + "data.source.mnist_like": lambda w: data.mnist_like((28, 28)),  # a bool
+    M + "data.source.source_from_record": lambda w: data.source_from_record(  # a Source
+        data.source_record(_table(w).source)
+    ),
     M + "data.source.check_same_data": lambda w: data.check_same_data(  # None
         data.source_record(data.load_data(_csv(w)).source), data.load_data(_csv(w)).source
     ),
