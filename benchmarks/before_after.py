@@ -1,0 +1,100 @@
+"""The engine of another checkout against this one, on the reference job, alternating.
+
+Each run is a fresh process that imports ``mlp_functional`` from one checkout, trains a
+warm-up epoch of 784-256-128-10 (batch 128, Adam, float32, MNIST 60k), then times the
+matmul floor and one epoch in that same process and prints their ratio. Runs of the
+checkouts take turns, round after round; the table gives medians.
+
+Usage (the earlier engine checked out beside the repository, outside its history)::
+
+    git worktree add --detach ../old 85db1fc
+    flock /work/timing.lock python benchmarks/before_after.py ../old --repeats 7
+
+``--engines`` picks this checkout's engines to time (``fast,textbook``), ``--kernels``
+the fast engine's kernels (``numpy``, ``numba`` or both: ``MLP_FUNCTIONAL_KERNELS``);
+``--this`` times another checkout of the present engine instead of this one. The other
+checkout is timed with its one engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+from mlp_functional.cli.bench import blas_info, cpu_model
+
+HERE = Path(__file__).resolve().parents[1]
+
+#: Runs in the child: argv is the engine ("" for a checkout without engine=).
+_EPOCH = """
+import sys, time
+import numpy as np
+import mlp_functional as mf
+from mlp_functional.bench import matmul_floor
+from mlp_functional.data import load
+engine = sys.argv[1]
+extra = {"engine": engine} if engine else {}
+data = load("mnist")
+images, labels = data.train.images, data.train.labels.astype(np.int64)
+sizes = [784, 256, 128, 10]
+state = mf.init_state(mf.key(1), mf.init(mf.key(0), sizes), mf.adam(1e-3))
+state, _ = mf.train_epoch(state, images, labels, batch_size=128, **extra)
+floor = matmul_floor(sizes, batch_size=128, n_examples=len(images), repeats=1)
+start = time.perf_counter()
+state, log = mf.train_epoch(state, images, labels, batch_size=128, **extra)
+seconds = time.perf_counter() - start
+print(mf.__file__, seconds, floor, seconds / floor)
+"""
+
+
+def run_once(checkout: Path, engine: str, kernels: str) -> tuple[float, float, float]:
+    """(epoch seconds, floor seconds, ratio) of one fresh process on ``checkout``."""
+    env = {**os.environ, "PYTHONPATH": str(checkout), "MLP_FUNCTIONAL_KERNELS": kernels}
+    done = subprocess.run(
+        [sys.executable, "-c", _EPOCH, engine],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=checkout,
+        check=True,
+    )
+    where, seconds, floor, ratio = done.stdout.split()[-4:]
+    if not Path(where).resolve().is_relative_to(checkout.resolve()):
+        raise RuntimeError(f"imported {where}, not the checkout {checkout}")
+    return float(seconds), float(floor), float(ratio)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("other", type=Path, help="the other checkout (e.g. the earlier engine)")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--engines", default="fast,textbook")
+    parser.add_argument("--kernels", default="numpy", help="numpy, numba or numpy,numba")
+    parser.add_argument("--this", type=Path, default=HERE, help="the present engine's checkout")
+    args = parser.parse_args()
+    variants = {"before (" + str(args.other.name) + ")": (args.other, "", "numpy")}
+    for engine in args.engines.split(","):
+        for kernels in args.kernels.split(",") if engine == "fast" else ["numpy"]:
+            label = f"now, fast engine, {kernels} kernels" if engine == "fast" else "now, textbook"
+            variants[label] = (args.this, engine, kernels)
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
+    for _ in range(args.repeats):
+        for name, (checkout, engine, kernels) in variants.items():
+            runs[name].append(run_once(checkout, engine, kernels))
+    print(f"machine: {cpu_model()}; BLAS {blas_info()}; medians of {args.repeats}")
+    print("reference job: 784-256-128-10, batch 128, adam, float32, MNIST 60k")
+    print()
+    print("| engine | epoch (s) | floor (s) | ratio to floor | rounds |")
+    print("|---|---|---|---|---|")
+    for name, rounds in runs.items():
+        seconds, floor, ratio = (statistics.median(r[i] for r in rounds) for i in range(3))
+        each = " ".join(f"{r[2]:.2f}" for r in rounds)
+        print(f"| {name} | {seconds:.3f} | {floor:.3f} | {ratio:.2f}x | {each} |")
+
+
+if __name__ == "__main__":
+    main()
