@@ -11,7 +11,7 @@ their thread pools (PyTorch's OpenMP threads spin after each operation) never sh
 process with the epochs they are compared with.
 
 >>> sorted(PEERS)
-['pytorch', 'scikit-learn']
+['jax', 'pytorch', 'scikit-learn']
 """
 
 from __future__ import annotations
@@ -19,21 +19,31 @@ from __future__ import annotations
 import itertools
 import warnings
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["PEERS", "PeerMissingError", "main", "pytorch_epoch", "sklearn_epoch", "time_peer"]
+__all__ = [
+    "PEERS",
+    "PeerMissingError",
+    "PeerRun",
+    "jax_epoch",
+    "main",
+    "pytorch_epoch",
+    "sklearn_epoch",
+    "time_peer",
+]
 
 Array = np.ndarray
+#: One epoch of a peer; it returns a predictor of labels for uint8 images.
+Epoch = Callable[[], Callable[[Array], Array]]
 
 
 class PeerMissingError(ImportError):
     """The library to compare with is not installed."""
 
 
-def sklearn_epoch(
-    images: Array, labels: Array, hidden: Sequence[int], batch_size: int
-) -> Callable[[], None]:
+def sklearn_epoch(images: Array, labels: Array, hidden: Sequence[int], batch_size: int) -> Epoch:
     """One epoch of ``MLPClassifier(solver="adam")`` on float32 input (its own init included)."""
     try:
         from sklearn.exceptions import ConvergenceWarning
@@ -45,7 +55,7 @@ def sklearn_epoch(
     x = (images.reshape(len(images), -1) / np.float32(255)).astype(np.float32)
     y = np.asarray(labels)
 
-    def epoch() -> None:
+    def epoch() -> Callable[[Array], Array]:
         model = MLPClassifier(
             hidden_layer_sizes=tuple(hidden),
             solver="adam",
@@ -59,13 +69,12 @@ def sklearn_epoch(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(x, y)
+        return lambda images: model.predict(images.reshape(len(images), -1) / np.float32(255))
 
     return epoch
 
 
-def pytorch_epoch(
-    images: Array, labels: Array, hidden: Sequence[int], batch_size: int
-) -> Callable[[], None]:
+def pytorch_epoch(images: Array, labels: Array, hidden: Sequence[int], batch_size: int) -> Epoch:
     """One epoch of an ``nn.Sequential`` MLP with ``torch.optim.Adam`` on the CPU."""
     try:
         import torch
@@ -82,18 +91,51 @@ def pytorch_epoch(
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
 
-    def epoch() -> None:
+    def predict(images: Array) -> Array:
+        with torch.no_grad():
+            rows = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
+            return model(torch.from_numpy(rows)).argmax(dim=1).numpy()
+
+    def epoch() -> Callable[[Array], Array]:
         order = torch.randperm(len(x))
         for start in range(0, len(x), batch_size):
             idx = order[start : start + batch_size]
             optimizer.zero_grad()
             loss_fn(model(x[idx]), y[idx]).backward()
             optimizer.step()
+        return predict
 
     return epoch
 
 
-PEERS = {"scikit-learn": sklearn_epoch, "pytorch": pytorch_epoch}
+def jax_epoch(images: Array, labels: Array, hidden: Sequence[int], batch_size: int) -> Epoch:
+    """One epoch in JAX with optax, the epoch a ``lax.scan`` (see :mod:`.peer_jax`)."""
+    try:
+        from .peer_jax import jax_epoch as epoch
+    except ImportError:
+        raise PeerMissingError("JAX is not installed: pip install 'mlp-functional[jax]'") from None
+    return epoch(images, labels, hidden, batch_size)
+
+
+PEERS = {"scikit-learn": sklearn_epoch, "pytorch": pytorch_epoch, "jax": jax_epoch}
+#: The module whose import tells whether a peer is installed, and how to install it.
+_PROBES = {
+    "scikit-learn": (
+        "sklearn.neural_network",
+        "scikit-learn",
+        "pip install 'mlp-functional[compare]'",
+    ),
+    "pytorch": ("torch", "PyTorch", "pip install torch"),
+    "jax": ("optax", "JAX", "pip install 'mlp-functional[jax]'"),
+}
+
+
+class PeerRun(NamedTuple):
+    """One timed epoch of a peer, in a process of its own."""
+
+    seconds: float
+    accuracy: float  # on the test set, after the warm-up epoch and the timed one
+    first_epoch: float  # the warm-up epoch's seconds: includes any compile
 
 
 #: Exit status of ``python -m mlp_functional.peers`` when the library is not installed.
@@ -121,16 +163,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PeerMissingError as missing:
         print(missing, file=sys.stderr)
         return EXIT_MISSING
-    epoch()
     start = time.perf_counter()
     epoch()
-    print(f"{time.perf_counter() - start:.6f}")
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    predict = epoch()
+    seconds = time.perf_counter() - start
+    accuracy = float(np.mean(predict(data.test.images) == data.test.labels))
+    print(f"{seconds:.6f} {accuracy:.6f} {first:.6f}")
     return 0
 
 
 def time_peer(
     name: str, hidden: Sequence[int], batch_size: int, data_dir: str | None = None
-) -> Callable[[], float]:
+) -> Callable[[], PeerRun]:
     """A function timing one epoch of peer ``name`` in a fresh process (see :func:`main`).
 
     Raises :class:`PeerMissingError` at once when the library is not installed.
@@ -138,24 +184,23 @@ def time_peer(
     import subprocess
     import sys
 
-    module = {"scikit-learn": "sklearn.neural_network", "pytorch": "torch"}[name]
+    module, label, hint = _PROBES[name]
     probe = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
     if probe.returncode != 0:
-        hint = "pip install torch" if module == "torch" else "pip install 'mlp-functional[compare]'"
-        label = "PyTorch" if module == "torch" else name
         raise PeerMissingError(f"{label} is not installed: {hint}")
     command = [sys.executable, "-m", "mlp_functional.peers", name]
     command += ["--hidden", ",".join(map(str, hidden)), "--batch-size", str(batch_size)]
     if data_dir:
         command += ["--data-dir", data_dir]
 
-    def run() -> float:
+    def run() -> PeerRun:
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode == EXIT_MISSING:
             raise PeerMissingError(done.stderr.strip())
         if done.returncode != 0:
             raise RuntimeError(f"{name} benchmark failed: {done.stderr.strip()[-500:]}")
-        return float(done.stdout.strip().splitlines()[-1])
+        seconds, accuracy, first = done.stdout.strip().splitlines()[-1].split()
+        return PeerRun(float(seconds), float(accuracy), float(first))
 
     return run
 

@@ -35,7 +35,15 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 #: Optional dependency (top-level module) -> the extra that installs it.
-EXTRAS = {"matplotlib": "plot", "PIL": "images", "sklearn": "compare", "playwright": "browser"}
+EXTRAS = {
+    "matplotlib": "plot",
+    "PIL": "images",
+    "sklearn": "compare",
+    "playwright": "browser",
+    "numba": "fast",
+    "jax": "jax",
+    "optax": "jax",
+}
 
 
 class CliError(Exception):

@@ -16,12 +16,14 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
 
 from ..params import Params
+from . import backend
 
 __all__ = ["Workspace", "backprop", "propagate", "softmax_cross_entropy", "workspace"]
 
@@ -31,12 +33,15 @@ Array = np.ndarray
 class Workspace(NamedTuple):
     """Scratch buffers for batches of up to ``batch`` examples.
 
-    ``z[l]`` has shape ``(batch, sizes[l+1])``, and ``delta[l]`` the same shape for the
-    hidden layers.
+    ``z[l]`` has shape ``(batch, sizes[l+1])``, and ``delta[l]`` and ``hidden[l]`` (the
+    activations ``f(z[l])``, written by the compiled kernels) the same shape for the
+    hidden layers; ``predicted`` holds the batch's argmax.
     """
 
     z: tuple[Array, ...]
     delta: tuple[Array, ...]
+    hidden: tuple[Array, ...]
+    predicted: Array
 
 
 def workspace(params: Params, batch: int) -> Workspace:
@@ -45,7 +50,16 @@ def workspace(params: Params, batch: int) -> Workspace:
     return Workspace(
         tuple(np.empty((batch, w), params.dtype) for w in widths),
         tuple(np.empty((batch, w), params.dtype) for w in widths[:-1]),
+        tuple(np.empty((batch, w), params.dtype) for w in widths[:-1]),
+        np.empty(batch, np.int64),
     )
+
+
+def activation_code(params: Params) -> int:
+    """The compiled kernels' code for ``params``' activation (one of the fast ones)."""
+    kernels = backend.compiled()
+    assert kernels is not None
+    return dict(kernels.ACTIVATION_CODES)[params.activation.name]
 
 
 class Trace(NamedTuple):
@@ -56,19 +70,31 @@ class Trace(NamedTuple):
 
 
 def propagate(
-    params: Params, x: Array, buffers: Sequence[Array], masks: Sequence[Array] | None = None
+    params: Params,
+    x: Array,
+    buffers: Sequence[Array],
+    masks: Sequence[Array] | None = None,
+    activations: Sequence[Array] | None = None,
 ) -> Trace:
-    """The forward pass with each ``z_l`` written into ``buffers[l]``."""
+    """The forward pass with each ``z_l`` written into ``buffers[l]`` (and, with the
+    compiled kernels and ``activations`` given, each ``f(z_l)`` into ``activations[l]``)."""
     act = params.activation
+    kernels = backend.compiled() if activations is not None else None
+    code = activation_code(params) if kernels is not None else 0
     a = x
     inputs, pre, hidden = [x], list[Array](), list[Array]()
     last = len(params.layers) - 1
     for i, layer in enumerate(params.layers):
         z = np.matmul(a, layer.w, out=buffers[i][: len(a)])
-        z += layer.b
         if i == last:
+            z += layer.b
             return Trace(tuple(inputs), tuple(pre), tuple(hidden), z)
-        a = act.value(z)
+        if kernels is not None and activations is not None:
+            a = activations[i][: len(z)]
+            kernels.bias_activation(z, layer.b, code, a)
+        else:
+            z += layer.b
+            a = act.value(z)
         pre.append(z)
         hidden.append(a)
         if masks is not None:
@@ -112,11 +138,17 @@ def backprop(
     space: Workspace,
     masks: Sequence[Array] | None = None,
     smoothing: float = 0.0,
+    ready: Callable[[int], None] | None = None,
 ) -> tuple[float, Array]:
     """Loss on a batch of float features; gradients written into the arrays of ``grads``.
 
     Returns the mean loss and the logits' argmax (for the running accuracy).
+    ``ready(l)``, when given, is called as soon as layer ``l``'s gradients are written
+    and its weights are no longer needed (from the last layer down).
     """
+    kernels = backend.compiled()
+    if kernels is not None:
+        return _compiled_backprop(kernels, params, x, y, grads, space, masks, smoothing, ready)
     n = len(x)
     trace = propagate(params, x, space.z, masks)
     predicted = trace.logits.argmax(axis=1)
@@ -128,9 +160,53 @@ def backprop(
         np.matmul(trace.inputs[i].T, delta, out=g.w)
         np.add.reduce(delta, axis=0, out=g.b)  # np.sum, without its ~5 us of argument handling
         if i == 0:
+            if ready is not None:
+                ready(i)
             break
         delta = np.matmul(delta, params.layers[i].w.T, out=space.delta[i - 1][:n])
+        if ready is not None:
+            ready(i)
         if masks is not None:
             delta *= masks[i - 1]
         delta *= derivative(trace.pre[i - 1], trace.hidden[i - 1])
     return mean_loss, predicted
+
+
+def _compiled_backprop(
+    kernels: ModuleType,
+    params: Params,
+    x: Array,
+    y: Array,
+    grads: Params,
+    space: Workspace,
+    masks: Sequence[Array] | None,
+    smoothing: float,
+    ready: Callable[[int], None] | None,
+) -> tuple[float, Array]:
+    """:func:`backprop` with the elementwise work in compiled kernels: bias and
+    activation in one pass, softmax-cross-entropy with argmax and the last bias
+    gradient in one, the activation's derivative with the bias gradient in one."""
+    n = len(x)
+    code = activation_code(params)
+    trace = propagate(params, x, space.z, masks, space.hidden)
+    predicted = space.predicted[:n]
+    last = len(params.layers) - 1
+    loss_sum = kernels.softmax_cross_entropy(
+        trace.logits, y, float(smoothing), predicted, grads.layers[last].b
+    )
+    delta = trace.logits
+    for i in range(last, -1, -1):
+        np.matmul(trace.inputs[i].T, delta, out=grads.layers[i].w)
+        if i == 0:
+            if ready is not None:
+                ready(i)
+            break
+        delta = np.matmul(delta, params.layers[i].w.T, out=space.delta[i - 1][:n])
+        if ready is not None:
+            ready(i)
+        if masks is not None:
+            delta *= masks[i - 1]
+        kernels.activation_backward(
+            delta, trace.pre[i - 1], trace.hidden[i - 1], code, grads.layers[i - 1].b
+        )
+    return loss_sum / n, predicted
