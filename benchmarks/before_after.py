@@ -29,33 +29,61 @@ from mlp_functional.cli.bench import blas_info, cpu_model
 
 HERE = Path(__file__).resolve().parents[1]
 
-#: Runs in the child: argv is the engine ("" for a checkout without engine=).
+#: Runs in the child. argv: the engine ("" for a checkout without engine=), the sizes,
+#: the batch size, BLAS threads during the epochs (0: as it comes), and "noop" to train
+#: with an update that does nothing (the bound of any update). The floor always runs
+#: with the BLAS's own thread count.
 _EPOCH = """
 import sys, time
 import numpy as np
+from threadpoolctl import threadpool_limits
 import mlp_functional as mf
 from mlp_functional.bench import matmul_floor
 from mlp_functional.data import load
-engine = sys.argv[1]
+engine, sizes, batch, threads, update = sys.argv[1:6]
+sizes, batch, threads = [int(s) for s in sizes.split("-")], int(batch), int(threads)
+if update == "noop":
+    import mlp_functional.fast.loop as loop
+    loop.compile_step = lambda chain: (lambda p, g, slots, scratch: None)
+    loop.overlap_for = lambda *args: None
 extra = {"engine": engine} if engine else {}
 data = load("mnist")
 images, labels = data.train.images, data.train.labels.astype(np.int64)
-sizes = [784, 256, 128, 10]
 state = mf.init_state(mf.key(1), mf.init(mf.key(0), sizes), mf.adam(1e-3))
-state, _ = mf.train_epoch(state, images, labels, batch_size=128, **extra)
-floor = matmul_floor(sizes, batch_size=128, n_examples=len(images), repeats=1)
-start = time.perf_counter()
-state, log = mf.train_epoch(state, images, labels, batch_size=128, **extra)
-seconds = time.perf_counter() - start
+with threadpool_limits(threads or None):
+    state, _ = mf.train_epoch(state, images, labels, batch_size=batch, **extra)
+floor = matmul_floor(sizes, batch_size=batch, n_examples=len(images), repeats=1)
+with threadpool_limits(threads or None):
+    start = time.perf_counter()
+    state, log = mf.train_epoch(state, images, labels, batch_size=batch, **extra)
+    seconds = time.perf_counter() - start
 print(mf.__file__, seconds, floor, seconds / floor)
 """
 
+REFERENCE = "784-256-128-10"
 
-def run_once(checkout: Path, engine: str, kernels: str) -> tuple[float, float, float]:
+
+def run_once(
+    checkout: Path,
+    engine: str,
+    kernels: str,
+    *,
+    sizes: str = REFERENCE,
+    batch_size: int = 128,
+    threads: int = 0,
+    update: str = "adam",
+    env: dict[str, str] | None = None,
+) -> tuple[float, float, float]:
     """(epoch seconds, floor seconds, ratio) of one fresh process on ``checkout``."""
-    env = {**os.environ, "PYTHONPATH": str(checkout), "MLP_FUNCTIONAL_KERNELS": kernels}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(checkout),
+        "MLP_FUNCTIONAL_KERNELS": kernels,
+        **(env or {}),
+    }
+    argv = [engine, sizes, str(batch_size), str(threads), update]
     done = subprocess.run(
-        [sys.executable, "-c", _EPOCH, engine],
+        [sys.executable, "-c", _EPOCH, *argv],
         capture_output=True,
         text=True,
         env=env,

@@ -13,7 +13,7 @@ from mlp_functional.fast.loop import _chain
 from mlp_functional.fast.rules import compile_chain
 
 pytest.importorskip("numba")
-from mlp_functional.fast.fused import fused_chain  # noqa: E402
+from mlp_functional.fast.fused import fused_chain
 
 CHAINS = {
     "sgd": lambda: mf.sgd(0.1),
@@ -21,9 +21,7 @@ CHAINS = {
     "nesterov": lambda: mf.momentum(mf.cosine(0.1, total_steps=5), beta=0.8, nesterov=True),
     "adam": lambda: mf.adam(0.01),
     "adamw": lambda: mf.adamw(0.01, weight_decay=0.05),
-    "clip, l2, adam": lambda: mf.chain(
-        mf.clip_by_global_norm(0.1), mf.add_l2(1e-2), mf.adam(0.01)
-    ),
+    "clip, l2, adam": lambda: mf.chain(mf.clip_by_global_norm(0.1), mf.add_l2(1e-2), mf.adam(0.01)),
     "l2, clip, momentum": lambda: mf.chain(
         mf.add_l2(1e-2), mf.clip_by_global_norm(0.1), mf.momentum(0.1)
     ),

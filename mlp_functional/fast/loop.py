@@ -43,6 +43,7 @@ from ..train import (
 )
 from . import backend
 from .kernels import Workspace, backprop, workspace
+from .overlap import overlap_for
 from .rules import Step, adam_sums, compile_chain
 from .state import FastState, from_fast, leaves, to_fast
 
@@ -145,20 +146,33 @@ def _train(
     space: Workspace | None = None
     tally = Tally()
     count = state.step
-    for xb, yb, masks in batches:
-        if space is None:
-            space = workspace(state.params, len(xb))
-        loss, predicted = backprop(live, xb, yb, grads, space, masks, smoothing)
-        if not math.isfinite(loss):
-            raise _DivergedError(count, loss)
-        step(p, g, slots, scratch)
-        count += 1
-        correct = int(np.count_nonzero(predicted == yb))
-        tally = Tally(
-            tally.loss_sum + loss * len(yb), tally.correct + correct, tally.seen + len(yb)
-        )
-        if progress is not None:
-            progress(len(yb))
+    overlap = overlap_for(chain, state.params, p, g, slots)
+    try:
+        for xb, yb, masks in batches:
+            if space is None:
+                space = workspace(state.params, len(xb))
+            if overlap is not None:  # the update runs beside back propagation
+                overlap.wait()
+                ready = overlap.begin()
+                loss, predicted = backprop(live, xb, yb, grads, space, masks, smoothing, ready)
+            else:
+                loss, predicted = backprop(live, xb, yb, grads, space, masks, smoothing)
+            if not math.isfinite(loss):
+                raise _DivergedError(count, loss)
+            if overlap is None:
+                step(p, g, slots, scratch)
+            count += 1
+            correct = int(np.count_nonzero(predicted == yb))
+            tally = Tally(
+                tally.loss_sum + loss * len(yb), tally.correct + correct, tally.seen + len(yb)
+            )
+            if progress is not None:
+                progress(len(yb))
+        if overlap is not None:
+            overlap.wait()
+    finally:
+        if overlap is not None:
+            overlap.close()
     for slot, hyper in adams:
         adam_sums(slot, hyper["b1"], hyper["b2"], into_sums=False)
     new = FastState(

@@ -1,0 +1,73 @@
+"""The fast engine's variants on one job: NumPy or compiled kernels, the update after
+back propagation or overlapped with it, one or two BLAS threads, and an update that
+does nothing (the bound). Fresh processes take turns; each ratio is to the matmul
+floor timed in its own process (with the BLAS's own threads).
+
+Usage::
+
+    flock /work/timing.lock python benchmarks/kernels.py --repeats 5
+    flock /work/timing.lock python benchmarks/kernels.py --sizes 784-1024-1024-10
+    flock /work/timing.lock python benchmarks/kernels.py --batch-size 512
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+from before_after import REFERENCE, run_once
+
+from mlp_functional.cli.bench import blas_info, cpu_model
+
+HERE = Path(__file__).resolve().parents[1]
+
+#: name -> (kernels, MLP_FUNCTIONAL_OVERLAP, BLAS threads, update)
+VARIANTS = {
+    "numpy kernels": ("numpy", "0", 0, "adam"),
+    "numba, update after backprop": ("numba", "0", 0, "adam"),
+    "numba, update overlapped": ("numba", "1", 0, "adam"),
+    "numba, overlapped, 1 BLAS thread": ("numba", "1", 1, "adam"),
+    "numba, after, 1 BLAS thread": ("numba", "0", 1, "adam"),
+    "numba, no update at all (bound)": ("numba", "0", 0, "noop"),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--sizes", default=REFERENCE)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--only", help="comma-separated variant names to run")
+    args = parser.parse_args()
+    chosen = args.only.split(",") if args.only else list(VARIANTS)
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in chosen}
+    for _ in range(args.repeats):
+        for name in chosen:
+            kernels, overlap, threads, update = VARIANTS[name]
+            runs[name].append(
+                run_once(
+                    HERE,
+                    "fast",
+                    kernels,
+                    sizes=args.sizes,
+                    batch_size=args.batch_size,
+                    threads=threads,
+                    update=update,
+                    env={"MLP_FUNCTIONAL_OVERLAP": overlap},
+                )
+            )
+    print(f"machine: {cpu_model()}; BLAS {blas_info()}; medians of {args.repeats}")
+    print(f"job: {args.sizes}, batch {args.batch_size}, adam, float32, MNIST 60k")
+    print()
+    print("| variant | epoch (s) | ratio to floor | rounds |")
+    print("|---|---|---|---|")
+    for name, rounds in runs.items():
+        seconds = statistics.median(r[0] for r in rounds)
+        ratio = statistics.median(r[2] for r in rounds)
+        each = " ".join(f"{r[2]:.2f}" for r in rounds)
+        print(f"| {name} | {seconds:.3f} | {ratio:.2f}x | {each} |")
+
+
+if __name__ == "__main__":
+    main()
