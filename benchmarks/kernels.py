@@ -8,6 +8,8 @@ Usage::
     flock /work/timing.lock python benchmarks/kernels.py --repeats 5
     flock /work/timing.lock python benchmarks/kernels.py --sizes 784-1024-1024-10
     flock /work/timing.lock python benchmarks/kernels.py --batch-size 512
+
+``--this`` times another checkout (a snapshot, so that edits cannot change a run).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def main() -> None:
     parser.add_argument("--sizes", default=REFERENCE)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--only", help="comma-separated variant names to run")
+    parser.add_argument("--this", type=Path, default=HERE, help="the checkout to time")
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(VARIANTS)
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in chosen}
@@ -47,7 +50,7 @@ def main() -> None:
             kernels, overlap, threads, update = VARIANTS[name]
             runs[name].append(
                 run_once(
-                    HERE,
+                    args.this,
                     "fast",
                     kernels,
                     sizes=args.sizes,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -70,7 +71,7 @@ def jax_epoch(
         return carry
 
     predict = jax.jit(lambda params, xb: jnp.argmax(logits_of(params, xb), axis=1))
-    carry = [(params, optimizer.init(params)), jax.random.PRNGKey(1)]
+    carry: list[Any] = [(params, optimizer.init(params)), jax.random.PRNGKey(1)]
 
     def run() -> Callable[[Array], Array]:
         key, carry[1] = jax.random.split(carry[1])

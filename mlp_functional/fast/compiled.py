@@ -17,6 +17,7 @@ eight times slower). Scalars come in the arrays' dtype so float32 stays float32.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
@@ -47,7 +48,7 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 
 
 @_jit
-def bias_activation(z, b, kind, out):  # type: ignore[no-untyped-def]
+def bias_activation(z, b, kind, out):
     """``z += b`` in place and ``out = f(z)``, one pass."""
     slope = z.dtype.type(0.01)
     one = z.dtype.type(1.0)
@@ -67,7 +68,7 @@ def bias_activation(z, b, kind, out):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def activation_backward(delta, z, a, kind, bias_grad):  # type: ignore[no-untyped-def]
+def activation_backward(delta, z, a, kind, bias_grad):
     """``delta *= f'(z)`` in place, and ``bias_grad`` = the column sums of the result."""
     slope = z.dtype.type(0.01)
     one = z.dtype.type(1.0)
@@ -88,7 +89,7 @@ def activation_backward(delta, z, a, kind, bias_grad):  # type: ignore[no-untype
 
 
 @_jit
-def softmax_cross_entropy(logits, labels, smoothing, predicted, bias_grad):  # type: ignore[no-untyped-def]
+def softmax_cross_entropy(logits, labels, smoothing, predicted, bias_grad):
     """Sum of the rows' losses; ``logits`` becomes ``dL/dz = (softmax(z) - q) / N``.
 
     ``predicted`` receives each row's argmax and ``bias_grad`` the column sums of
@@ -131,7 +132,7 @@ def softmax_cross_entropy(logits, labels, smoothing, predicted, bias_grad):  # t
 
 
 @_jit
-def gather_features(rows, idx, scale, out):  # type: ignore[no-untyped-def]
+def gather_features(rows, idx, scale, out):
     """``out[i] = rows[idx[i]] / scale`` in ``out``'s dtype: the batch gather and the
     uint8 -> float conversion in one pass."""
     for i in range(idx.shape[0]):
@@ -142,7 +143,7 @@ def gather_features(rows, idx, scale, out):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def update_norm(g, p, a, c):  # type: ignore[no-untyped-def]
+def update_norm(g, p, a, c):
     """``|| a g + c p ||``, accumulated in float64: what clipping by global norm sees."""
     total = 0.0
     for i in range(g.shape[0]):
@@ -152,7 +153,7 @@ def update_norm(g, p, a, c):  # type: ignore[no-untyped-def]
 
 
 @_jit
-def fused_update(p, g, m1, m2, kind, a, c, beta, epsc, s, d):  # type: ignore[no-untyped-def]
+def fused_update(p, g, m1, m2, kind, a, c, beta, epsc, s, d):
     """One optimizer step of a whole chain, one pass: ``u = a g + c p``, then the
     moment (``kind``), then ``p += s * direction + d * p``.
 
@@ -193,7 +194,7 @@ def fused_update(p, g, m1, m2, kind, a, c, beta, epsc, s, d):  # type: ignore[no
             p[i] += s * (a * g[i] + c * p[i]) + d * p[i]
 
 
-def warm_up(dtype: type = np.float32) -> None:
+def warm_up(dtype: Any = np.float32) -> None:
     """Call every kernel once on tiny arrays of ``dtype``: compiles them, or loads them
     from the disk cache, so that no epoch pays for it.
 
