@@ -16,6 +16,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import NamedTuple
@@ -28,6 +29,8 @@ from . import backend
 __all__ = ["Workspace", "backprop", "propagate", "softmax_cross_entropy", "workspace"]
 
 Array = np.ndarray
+#: ``ready(layer)`` or ``ready(layer, (first_row, stop_row))``: those gradients are written.
+Ready = Callable[..., None]
 
 
 class Workspace(NamedTuple):
@@ -138,17 +141,23 @@ def backprop(
     space: Workspace,
     masks: Sequence[Array] | None = None,
     smoothing: float = 0.0,
-    ready: Callable[[int], None] | None = None,
+    ready: Ready | None = None,
+    first_blocks: int = 1,
 ) -> tuple[float, Array]:
     """Loss on a batch of float features; gradients written into the arrays of ``grads``.
 
     Returns the mean loss and the logits' argmax (for the running accuracy).
     ``ready(l)``, when given, is called as soon as layer ``l``'s gradients are written
-    and its weights are no longer needed (from the last layer down).
+    and its weights are no longer needed (from the last layer down). With the compiled
+    kernels and ``first_blocks > 1``, the first layer's weight gradient is computed in
+    that many blocks of rows, each announced as ``ready(0, (start, stop))`` (the bias
+    with the last), so that its update can start before the whole product is done.
     """
     kernels = backend.compiled()
     if kernels is not None:
-        return _compiled_backprop(kernels, params, x, y, grads, space, masks, smoothing, ready)
+        return _compiled_backprop(
+            kernels, params, x, y, grads, space, masks, smoothing, ready, first_blocks
+        )
     n = len(x)
     trace = propagate(params, x, space.z, masks)
     predicted = trace.logits.argmax(axis=1)
@@ -181,7 +190,8 @@ def _compiled_backprop(
     space: Workspace,
     masks: Sequence[Array] | None,
     smoothing: float,
-    ready: Callable[[int], None] | None,
+    ready: Ready | None,
+    first_blocks: int,
 ) -> tuple[float, Array]:
     """:func:`backprop` with the elementwise work in compiled kernels: bias and
     activation in one pass, softmax-cross-entropy with argmax and the last bias
@@ -196,6 +206,14 @@ def _compiled_backprop(
     )
     delta = trace.logits
     for i in range(last, -1, -1):
+        if i == 0 and ready is not None and first_blocks > 1:
+            rows = len(params.layers[0].w)
+            edges = [rows * k // first_blocks for k in range(first_blocks + 1)]
+            for start, stop in itertools.pairwise(edges):
+                inputs = trace.inputs[0][:, start:stop]
+                np.matmul(inputs.T, delta, out=grads.layers[0].w[start:stop])
+                ready(0, (start, stop))
+            break
         np.matmul(trace.inputs[i].T, delta, out=grads.layers[i].w)
         if i == 0:
             if ready is not None:

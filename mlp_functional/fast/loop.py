@@ -154,7 +154,9 @@ def _train(
             if overlap is not None:  # the update runs beside back propagation
                 overlap.wait()
                 ready = overlap.begin()
-                loss, predicted = backprop(live, xb, yb, grads, space, masks, smoothing, ready)
+                loss, predicted = backprop(
+                    live, xb, yb, grads, space, masks, smoothing, ready, overlap.blocks
+                )
             else:
                 loss, predicted = backprop(live, xb, yb, grads, space, masks, smoothing)
             if not math.isfinite(loss):

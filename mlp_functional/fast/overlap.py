@@ -27,12 +27,15 @@ from ..params import Params
 from . import backend
 from .rules import step_counts
 
-__all__ = ["OVERLAP_VARIABLE", "Overlap", "layer_bounds", "overlap_for"]
+__all__ = ["FIRST_LAYER_BLOCKS", "OVERLAP_VARIABLE", "Overlap", "layer_bounds", "overlap_for"]
 
 Array = np.ndarray
 
-#: Set to 0 to run each update after back propagation instead (for measuring).
+#: Set to 0 to run each update after back propagation instead (for measuring), or to
+#: the number of blocks of the first layer's weight gradient.
 OVERLAP_VARIABLE = "MLP_FUNCTIONAL_OVERLAP"
+#: Blocks of the first layer's weight gradient, by default.
+FIRST_LAYER_BLOCKS = 1
 
 
 def layer_bounds(params: Params) -> tuple[tuple[int, int], ...]:
@@ -48,9 +51,19 @@ def layer_bounds(params: Params) -> tuple[tuple[int, int], ...]:
 class Overlap:
     """One worker thread applying a fused chain's update layer by layer."""
 
-    def __init__(self, fused: Any, params: Params, p: Array, g: Array, slots: list[list[Any]]):
+    def __init__(
+        self,
+        fused: Any,
+        params: Params,
+        p: Array,
+        g: Array,
+        slots: list[list[Any]],
+        blocks: int = 1,
+    ) -> None:
         self.fused, self.p, self.g, self.slots = fused, p, g, slots
         self.bounds = layer_bounds(params)
+        self.shapes = tuple(layer.w.shape for layer in params.layers)
+        self.blocks = blocks
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="update")
         self.pending: list[Future[None]] = []
         self.counts: list[int | None] | None = None
@@ -60,8 +73,11 @@ class Overlap:
         self.counts = step_counts(self.slots)
         k = self.fused.prepare(self.p, self.g, self.slots)
 
-        def ready(layer: int) -> None:
+        def ready(layer: int, rows: tuple[int, int] | None = None) -> None:
             lo, hi = self.bounds[layer]
+            if rows is not None:  # rows [start, stop) of w; the bias goes with the last
+                n_rows, width = self.shapes[layer]
+                lo, hi = lo + rows[0] * width, (lo + rows[1] * width if rows[1] < n_rows else hi)
             job = self.worker.submit(self.fused.apply, k, self.p, self.g, self.slots, lo, hi)
             self.pending.append(job)
 
@@ -92,12 +108,18 @@ def overlap_for(
     slots: list[list[Any]],
 ) -> Overlap | None:
     """An :class:`Overlap` when the compiled kernels run, the chain fuses without a
-    global norm, and ``MLP_FUNCTIONAL_OVERLAP`` is not ``0``; else None."""
-    if backend.compiled() is None or os.environ.get(OVERLAP_VARIABLE, "1") == "0":
+    global norm, and ``MLP_FUNCTIONAL_OVERLAP`` is not ``0``; else None.
+
+    ``MLP_FUNCTIONAL_OVERLAP=k`` with ``k > 1`` also splits the first layer's weight
+    gradient into ``k`` blocks (see :func:`~mlp_functional.fast.kernels.backprop`).
+    """
+    setting = os.environ.get(OVERLAP_VARIABLE, str(FIRST_LAYER_BLOCKS)).strip()
+    blocks = int(setting) if setting.isdigit() else FIRST_LAYER_BLOCKS
+    if backend.compiled() is None or blocks == 0:
         return None
     from .fused import fused_chain
 
     fused = fused_chain(chain)
     if fused is None or fused.global_norm:
         return None
-    return Overlap(fused, params, p, g, slots)
+    return Overlap(fused, params, p, g, slots, blocks)
