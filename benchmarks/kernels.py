@@ -24,16 +24,18 @@ from mlp_functional.cli.bench import blas_info, cpu_model
 
 HERE = Path(__file__).resolve().parents[1]
 
-#: name -> (kernels, MLP_FUNCTIONAL_OVERLAP, BLAS threads (0: the BLAS's own), update)
+#: name -> (kernels, MLP_FUNCTIONAL_OVERLAP, BLAS threads (0: the BLAS's own), update).
+#: "after": the update after back propagation; "overlap": beside it (Nblocks: the first
+#: layer's weight gradient in N blocks); "noop": no update at all, the bound.
 VARIANTS = {
-    "numpy kernels": ("numpy", "0", 0, "adam"),
-    "numba, update after backprop": ("numba", "0", 0, "adam"),
-    "numba, update overlapped": ("numba", "1", 0, "adam"),
-    "numba, overlapped, first layer in 4 blocks": ("numba", "4", 0, "adam"),
-    "numba, overlapped, first layer in 8 blocks": ("numba", "8", 0, "adam"),
-    "numba, overlapped, 1 BLAS thread": ("numba", "1", 1, "adam"),
-    "numba, after, 1 BLAS thread": ("numba", "0", 1, "adam"),
-    "numba, no update at all (bound)": ("numba", "0", 0, "noop"),
+    "numpy": ("numpy", "0", 0, "adam"),
+    "numba-after": ("numba", "0", 0, "adam"),
+    "numba-overlap": ("numba", "1", 0, "adam"),
+    "numba-overlap-4blocks": ("numba", "4", 0, "adam"),
+    "numba-overlap-8blocks": ("numba", "8", 0, "adam"),
+    "numba-overlap-1thread": ("numba", "1", 1, "adam"),
+    "numba-after-1thread": ("numba", "0", 1, "adam"),
+    "numba-noop": ("numba", "0", 0, "noop"),
 }
 
 
