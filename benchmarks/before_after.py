@@ -31,8 +31,10 @@ HERE = Path(__file__).resolve().parents[1]
 
 #: Runs in the child. argv: the engine ("" for a checkout without engine=), the sizes,
 #: the batch size, BLAS threads during the epochs (0: as it comes), and "noop" to train
-#: with an update that does nothing (the bound of any update). The floor always runs
-#: with the BLAS's own thread count.
+#: with an update that does nothing (the bound of any update). The floor runs with the
+#: same threads. It prints the wall-time ratio and the CPU-time ratio: on a loaded
+#: machine the second is the steadier, and it is meaningful with one BLAS thread and
+#: no second thread of ours (the overlap).
 _EPOCH = """
 import sys, time
 import numpy as np
@@ -52,12 +54,14 @@ images, labels = data.train.images, data.train.labels.astype(np.int64)
 state = mf.init_state(mf.key(1), mf.init(mf.key(0), sizes), mf.adam(1e-3))
 with threadpool_limits(threads or None):
     state, _ = mf.train_epoch(state, images, labels, batch_size=batch, **extra)
-floor = matmul_floor(sizes, batch_size=batch, n_examples=len(images), repeats=1)
 with threadpool_limits(threads or None):
-    start = time.perf_counter()
+    cpu = time.process_time()
+    floor = matmul_floor(sizes, batch_size=batch, n_examples=len(images), repeats=1)
+    floor_cpu = (time.process_time() - cpu) / 2  # a warm-up epoch, then the timed one
+    start, cpu = time.perf_counter(), time.process_time()
     state, log = mf.train_epoch(state, images, labels, batch_size=batch, **extra)
-    seconds = time.perf_counter() - start
-print(mf.__file__, seconds, floor, seconds / floor)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(mf.__file__, seconds, floor, seconds / floor, cpu / floor_cpu)
 """
 
 REFERENCE = "784-256-128-10"
@@ -73,8 +77,8 @@ def run_once(
     threads: int = 0,
     update: str = "adam",
     env: dict[str, str] | None = None,
-) -> tuple[float, float, float]:
-    """(epoch seconds, floor seconds, ratio) of one fresh process on ``checkout``."""
+) -> tuple[float, float, float, float]:
+    """(epoch seconds, floor seconds, ratio, CPU-time ratio) of a fresh process on ``checkout``."""
     env = {
         **os.environ,
         "PYTHONPATH": str(checkout),
@@ -90,10 +94,31 @@ def run_once(
         cwd=checkout,
         check=True,
     )
-    where, seconds, floor, ratio = done.stdout.split()[-4:]
+    where, seconds, floor, ratio, cpu_ratio = done.stdout.split()[-5:]
     if not Path(where).resolve().is_relative_to(checkout.resolve()):
         raise RuntimeError(f"imported {where}, not the checkout {checkout}")
-    return float(seconds), float(floor), float(ratio)
+    return float(seconds), float(floor), float(ratio), float(cpu_ratio)
+
+
+def machine_line(repeats: int) -> str:
+    """The processor, the BLAS, the load average (others' work shows there), the medians."""
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    return f"machine: {cpu_model()}; BLAS {blas_info()}; load {load}; medians of {repeats}"
+
+
+def table(runs: dict[str, list[tuple[float, float, float, float]]]) -> list[str]:
+    """The markdown rows: medians of wall time, floor, both ratios, and each round's."""
+    lines = [
+        "| variant | epoch (s) | floor (s) | ratio to floor | CPU-time ratio | rounds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, rounds in runs.items():
+        seconds, floor, ratio, cpu = (statistics.median(r[i] for r in rounds) for i in range(4))
+        each = " ".join(f"{r[2]:.2f}" for r in rounds)
+        lines.append(
+            f"| {name} | {seconds:.3f} | {floor:.3f} | {ratio:.2f}x | {cpu:.2f}x | {each} |"
+        )
+    return lines
 
 
 def main() -> None:
@@ -103,6 +128,7 @@ def main() -> None:
     parser.add_argument("--engines", default="fast,textbook")
     parser.add_argument("--kernels", default="numpy", help="numpy, numba or numpy,numba")
     parser.add_argument("--this", type=Path, default=HERE, help="the present engine's checkout")
+    parser.add_argument("--threads", type=int, default=0, help="BLAS threads (0: its own)")
     args = parser.parse_args()
     variants = {"before (" + str(args.other.name) + ")": (args.other, "", "numpy")}
     for engine in args.engines.split(","):
@@ -112,16 +138,12 @@ def main() -> None:
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
     for _ in range(args.repeats):
         for name, (checkout, engine, kernels) in variants.items():
-            runs[name].append(run_once(checkout, engine, kernels))
-    print(f"machine: {cpu_model()}; BLAS {blas_info()}; medians of {args.repeats}")
-    print("reference job: 784-256-128-10, batch 128, adam, float32, MNIST 60k")
+            runs[name].append(run_once(checkout, engine, kernels, threads=args.threads))
+    print(machine_line(args.repeats))
+    threads = f"{args.threads} BLAS threads" if args.threads else "the BLAS's own threads"
+    print(f"reference job: 784-256-128-10, batch 128, adam, float32, MNIST 60k; {threads}")
     print()
-    print("| engine | epoch (s) | floor (s) | ratio to floor | rounds |")
-    print("|---|---|---|---|---|")
-    for name, rounds in runs.items():
-        seconds, floor, ratio = (statistics.median(r[i] for r in rounds) for i in range(3))
-        each = " ".join(f"{r[2]:.2f}" for r in rounds)
-        print(f"| {name} | {seconds:.3f} | {floor:.3f} | {ratio:.2f}x | {each} |")
+    print("\n".join(table(runs)))
 
 
 if __name__ == "__main__":

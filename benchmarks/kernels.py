@@ -15,12 +15,9 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import statistics
 from pathlib import Path
 
-from before_after import REFERENCE, run_once
-
-from mlp_functional.cli.bench import blas_info, cpu_model
+from before_after import REFERENCE, machine_line, run_once, table
 
 HERE = Path(__file__).resolve().parents[1]
 
@@ -48,7 +45,7 @@ def main() -> None:
     parser.add_argument("--this", type=Path, default=HERE, help="the checkout to time")
     args = parser.parse_args()
     chosen = args.only.split(",") if args.only else list(VARIANTS)
-    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in chosen}
+    runs: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in chosen}
     for _ in range(args.repeats):
         for name in chosen:
             kernels, overlap, threads, update = VARIANTS[name]
@@ -64,16 +61,10 @@ def main() -> None:
                     env={"MLP_FUNCTIONAL_OVERLAP": overlap},
                 )
             )
-    print(f"machine: {cpu_model()}; BLAS {blas_info()}; medians of {args.repeats}")
+    print(machine_line(args.repeats))
     print(f"job: {args.sizes}, batch {args.batch_size}, adam, float32, MNIST 60k")
     print()
-    print("| variant | epoch (s) | ratio to floor | rounds |")
-    print("|---|---|---|---|")
-    for name, rounds in runs.items():
-        seconds = statistics.median(r[0] for r in rounds)
-        ratio = statistics.median(r[2] for r in rounds)
-        each = " ".join(f"{r[2]:.2f}" for r in rounds)
-        print(f"| {name} | {seconds:.3f} | {ratio:.2f}x | {each} |")
+    print("\n".join(table(runs)))
 
 
 if __name__ == "__main__":
