@@ -336,7 +336,7 @@ def _prepare_out(out: str | None) -> tuple[Path | None, bool]:
 
 def _evaluate_rows(params: Params, data: Split, rows: np.ndarray) -> tuple[float, float]:
     """Loss and accuracy on ``data``'s ``rows``, a chunk at a time (no full copy)."""
-    from ..predict import evaluate
+    from ..engines import evaluate
 
     loss_sum = correct = 0.0
     for start in range(0, len(rows), EVAL_CHUNK):
@@ -584,9 +584,10 @@ def _train(run: _Run, dataset: Dataset, split: TrainVal, bar: _Bar) -> Iterator[
     """
     from ..checkpoint import save_params, save_train_state
     from ..data import take
+    from ..engines import fit
     from ..recipes import make_augment
     from ..runs import HISTORY_FILE, METRICS_FILE, MODEL_FILE, STATE_FILE, write_json
-    from ..train import DivergenceError, fit
+    from ..train import DivergenceError
 
     s = run.settings
     remaining = 0 if run.progress.stopped_early else s.epochs - run.progress.epoch
@@ -639,7 +640,7 @@ def _train(run: _Run, dataset: Dataset, split: TrainVal, bar: _Bar) -> Iterator[
 def _finish(run: _Run, dataset: Dataset, split: TrainVal) -> dict[str, Any]:
     """Evaluate the kept model on the training and test sets; write metrics.json."""
     from ..checkpoint import load_params
-    from ..predict import evaluate
+    from ..engines import evaluate
     from ..runs import METRICS_FILE, MODEL_FILE, write_json
 
     params = load_params(run.folder / MODEL_FILE)
