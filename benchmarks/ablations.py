@@ -33,7 +33,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import mlp_functional as mf
-from mlp_functional.bench import matmul_floor
+from mlp_functional.bench.epoch import matmul_floor
 from mlp_functional.cli.bench import blas_info, cpu_model
 from mlp_functional.data import load
 from mlp_functional.optimizers import flush_subnormals

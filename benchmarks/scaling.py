@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import mlp_functional as mf
-from mlp_functional.bench import epoch_flops, matmul_floor
+from mlp_functional.bench.epoch import epoch_flops, matmul_floor
 from mlp_functional.cli.bench import blas_info, cpu_model
 from mlp_functional.data import load
 

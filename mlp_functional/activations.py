@@ -18,7 +18,8 @@ without touching the library:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -99,7 +100,9 @@ tanh = Activation("tanh", np.tanh, _tanh_derivative, init="glorot")
 sigmoid = Activation("sigmoid", _sigmoid, _sigmoid_derivative, init="glorot")
 """``1 / (1 + exp(-z))`` computed without overflow; derivative ``s (1 - s)``."""
 
-ACTIVATIONS: dict[str, Activation] = {a.name: a for a in (relu, leaky_relu, tanh, sigmoid)}
+ACTIVATIONS: Mapping[str, Activation] = MappingProxyType(
+    {a.name: a for a in (relu, leaky_relu, tanh, sigmoid)}
+)
 
 
 def get_activation(activation: str | Activation) -> Activation:

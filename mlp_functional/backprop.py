@@ -72,6 +72,13 @@ def trace_loss_and_grad(
 
     The training step's engine room: forward with dropout ``masks``, the loss, then
     :func:`backward` from ``(softmax(z_L) - q) / N``.
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> value, trace, g = trace_loss_and_grad(init(key(0), [2, 2]), np.zeros((1, 2)), np.array([0]))
+    >>> round(value, 4), trace.logits.tolist(), g.layers[0].b.tolist()  # log 2; softmax - onehot
+    (0.6931, [[0.0, 0.0]], [-0.5, 0.5])
     """
     t = propagate(params, a0, masks)
     mean_loss = cross_entropy(t.logits, labels, label_smoothing)
@@ -147,6 +154,13 @@ def check_grad(
       floor: the smallest denominator of the relative error.
       max_checks: check only this many entries, drawn with ``key`` (default: all).
       key: random key for the subset; ``key(0)`` when omitted.
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> p = init(key(0), [3, 4, 2], activation="tanh", dtype="float64")
+    >>> check_grad(p, np.eye(3), np.array([0, 1, 1])) < 1e-8
+    True
     """
     p64 = unravel(ravel(params).astype(np.float64), params)
     analytic = ravel(loss_and_grad(p64, x, y)[1])

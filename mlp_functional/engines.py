@@ -95,7 +95,14 @@ def train_epoch(
     progress: Callable[[int], None] | None = None,
     engine: Engine = "auto",
 ) -> tuple[TrainState, EpochLog]:
-    """:func:`mlp_functional.train.train_epoch` on the chosen engine."""
+    """:func:`mlp_functional.train.train_epoch` on the chosen engine.
+
+    >>> import numpy as np
+    >>> import mlp_functional as mf
+    >>> s = mf.init_state(mf.key(0), mf.init(mf.key(1), [3, 2]), mf.sgd(0.1))
+    >>> train_epoch(s, np.ones((8, 3)), np.zeros(8, int), batch_size=3)[1].steps
+    3
+    """
     one_epoch = _epoch_function(engine, state)
     x, labels = check_batch(state.params, x, y)
     plan = regimen(len(x), batch_size, dropout, augment, rows, label_smoothing, progress)
@@ -140,7 +147,13 @@ def _inference(engine: str, params: Params) -> bool:
 def predict_proba(
     params: Params, x: Any, *, batch_size: int = fast.EVAL_BATCH, engine: Engine = "auto"
 ) -> np.ndarray:
-    """Class probabilities ``softmax(forward(params, x))``, shape ``(N, classes)``."""
+    """Class probabilities ``softmax(forward(params, x))``, shape ``(N, classes)``.
+
+    >>> import numpy as np
+    >>> import mlp_functional as mf
+    >>> predict_proba(mf.init(mf.key(0), [4, 2]), np.zeros((1, 4))).tolist()
+    [[0.5, 0.5]]
+    """
     if _inference(engine, params):
         return fast.predict_proba(params, x, batch_size=batch_size)
     return textbook_predict.predict_proba(params, x)
@@ -164,7 +177,14 @@ def predict(
 def evaluate(
     params: Params, x: Any, y: Any, *, batch_size: int = fast.EVAL_BATCH, engine: Engine = "auto"
 ) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over a whole dataset."""
+    """Mean cross-entropy and accuracy over a whole dataset.
+
+    >>> import numpy as np
+    >>> import mlp_functional as mf
+    >>> loss, acc = evaluate(mf.init(mf.key(0), [4, 2]), np.zeros((3, 4)), np.array([0, 1, 0]))
+    >>> round(loss, 4), acc  # log 2; every tie goes to class 0
+    (0.6931, 0.6666666666666666)
+    """
     if _inference(engine, params):
         return fast.evaluate(params, x, y, batch_size=batch_size)
     return textbook_predict.evaluate(params, x, y)
@@ -173,7 +193,13 @@ def evaluate(
 def accuracy(
     params: Params, x: Any, y: Any, *, batch_size: int = fast.EVAL_BATCH, engine: Engine = "auto"
 ) -> float:
-    """Fraction of examples whose predicted class is the label."""
+    """Fraction of examples whose predicted class is the label.
+
+    >>> import numpy as np
+    >>> import mlp_functional as mf
+    >>> accuracy(mf.init(mf.key(0), [4, 2]), np.zeros((2, 4)), np.array([0, 0]))
+    1.0
+    """
     return evaluate(params, x, y, batch_size=batch_size, engine=engine)[1]
 
 
@@ -186,7 +212,13 @@ def hardest(
     batch_size: int = fast.EVAL_BATCH,
     engine: Engine = "auto",
 ) -> Hardest:
-    """The ``k`` examples with the highest loss, with their probabilities."""
+    """The ``k`` examples with the highest loss, with their probabilities.
+
+    >>> import numpy as np
+    >>> import mlp_functional as mf
+    >>> hardest(mf.init(mf.key(0), [4, 3]), np.eye(4), np.array([0, 1, 2, 0]), k=2).indices.shape
+    (2,)
+    """
     if _inference(engine, params):
         return fast.hardest(params, x, y, k, batch_size=batch_size)
     return textbook_predict.hardest(params, x, y, k)

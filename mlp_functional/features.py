@@ -43,13 +43,21 @@ def to_features(
       out: optional ``(N, H*W)`` buffer to write into, reused across batches.
 
     Returns:
-      ``(N, D)`` array of ``dtype``; ``x`` itself when it already is one (no copy).
+      ``(N, D)`` array of ``dtype``, read-only (but ``out`` when given): a new array for
+      uint8 input or a cast, else a read-only view of ``x`` as rows (no copy).
+
+    >>> to_features(np.array([[0, 255]], np.uint8)).tolist()
+    [[0.0, 1.0]]
     """
     arr = np.asarray(x)
     rows = as_rows(arr)
     if arr.dtype == np.uint8:
-        return np.divide(rows, np.asarray(PIXEL_SCALE, dtype=dtype), out=out, dtype=dtype)
-    if out is not None:
+        result = np.divide(rows, np.asarray(PIXEL_SCALE, dtype=dtype), out=out, dtype=dtype)
+    elif out is not None:
         np.copyto(out, rows, casting="same_kind")
-        return out
-    return rows.astype(dtype, copy=False)
+        result = out
+    else:
+        result = rows.astype(dtype, copy=False).view()  # a view: freezing it spares x
+    if out is None:
+        result.flags.writeable = False
+    return result

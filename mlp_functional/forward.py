@@ -70,7 +70,7 @@ def inputs_of(params: Params, x: Any) -> Array:
     >>> inputs_of(init(key(0), [4, 2]), np.full((1, 2, 2), 255, np.uint8)).tolist()
     [[1.0, 1.0, 1.0, 1.0]]
     """
-    return freeze(np.array(to_features(check_inputs(params, x), params.dtype)))
+    return to_features(check_inputs(params, x), params.dtype)
 
 
 def propagate(params: Params, a0: Array, masks: Sequence[Array] | None = None) -> Trace:

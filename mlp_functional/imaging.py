@@ -22,7 +22,8 @@ The resize is done in NumPy (an exact area average, what Pillow calls the BOX fi
 ``to_mnist`` needs no Pillow and gives the same bytes everywhere; a digit that already has
 a 20 px longer side is not resampled at all, which lets a real 28x28 MNIST digit pass
 through nearly unchanged. Only :func:`load_image` and :func:`decode_image`, which read
-PNG/JPEG files, need Pillow (``pip install 'mlp-functional[images]'``).
+PNG/JPEG files, need Pillow (``pip install 'mlp-functional[images]'``). They hand 8-bit
+images over as uint8, so a drawing becomes floats once, inside :func:`to_mnist`.
 
 >>> import numpy as np
 >>> page = np.full((300, 200), 255, np.uint8)  # a white page
@@ -38,7 +39,9 @@ PNG/JPEG files, need Pillow (``pip install 'mlp-functional[images]'``).
 from __future__ import annotations
 
 import io
+import math
 import os
+import stat
 from typing import Any
 
 import numpy as np
@@ -50,6 +53,8 @@ __all__ = [
     "BOX",
     "BOX_SIDE",
     "CENTRE",
+    "FORMATS",
+    "MAX_FILE_BYTES",
     "MAX_PIXELS",
     "MIN_CONTRAST",
     "NOISE",
@@ -59,6 +64,8 @@ __all__ = [
     "centre_of_mass",
     "decode_image",
     "load_image",
+    "no_ink",
+    "read_regular_file",
     "resize_area",
     "to_mnist",
 ]
@@ -79,6 +86,10 @@ BOX = 0.2
 MIN_CONTRAST = 0.1
 #: Images with more pixels than this are refused before decoding (decompression bombs).
 MAX_PIXELS = 50_000_000
+#: Image files larger than this are refused before they are read.
+MAX_FILE_BYTES = 256 * 2**20
+#: The only image formats read: Pillow's other plugins (EPS runs Ghostscript) are never tried.
+FORMATS = ("PNG", "JPEG")
 #: How to get the optional dependency that reads image files.
 PILLOW_HINT = "pip install 'mlp-functional[images]'"
 
@@ -99,7 +110,11 @@ def _pillow() -> Any:
 
 
 def _pil_to_gray(im: Any) -> Array:
-    """A Pillow image as a float32 grayscale array in [0, 1], alpha composited on white."""
+    """A Pillow image as grayscale, alpha composited on white.
+
+    8-bit images stay uint8 (0-255); 16- and 32-bit integer and float images become
+    float32 in [0, 1] so their precision is kept.
+    """
     Image, ImageOps = _pillow()
     im = ImageOps.exif_transpose(im)
     if im.mode.startswith("I"):  # 16-bit and 32-bit integer grayscale
@@ -109,55 +124,123 @@ def _pil_to_gray(im: Any) -> Array:
     if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
         rgba = im.convert("RGBA")
         im = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-    return np.asarray(im.convert("L"), np.float32) / np.float32(255.0)
+    return np.asarray(im.convert("L"), np.uint8)
 
 
-def _decode(stream: Any, name: str, formats: tuple[str, ...] | None, max_pixels: int) -> Array:
+def _decode(
+    stream: Any, name: str, formats: tuple[str, ...], max_pixels: int, max_side: int | None
+) -> Array:
     Image, _ = _pillow()
     try:
         with Image.open(stream, formats=formats) as im:
-            width, height = im.size
+            width, height = im.size  # from the header: nothing is decompressed yet
             if width * height > max_pixels:
                 raise ImageError(
-                    f"image {name} is {width}x{height} pixels, more than the limit of "
+                    f"{name} is {width}x{height} pixels, more than the limit of "
                     f"{max_pixels:,}; scale it down first"
                 )
+            factor = 1 if max_side is None else math.ceil(max(width, height) / max_side)
+            if factor > 1:
+                im.draft(None, (width // factor, height // factor))  # JPEG: decode smaller
             im.load()
+            if factor > 1 and max(im.size) > max_side:
+                im = im.reduce(math.ceil(max(im.size) / max_side))  # box-average blocks
             gray = _pil_to_gray(im)
     except ImageError:
         raise
     except Image.UnidentifiedImageError:
-        kinds = "/".join(formats) if formats else "PNG/JPEG"
+        kinds = "/".join(formats)
         raise ImageError(f"{name} is not a {kinds} image (or is corrupt)") from None
     except Exception as e:  # any failure of a decoder fed untrusted bytes
-        raise ImageError(f"cannot decode image {name}: {e}") from None
+        raise ImageError(f"{name} cannot be decoded as an image ({e})") from None
     if gray.size == 0:
-        raise ImageError(f"image {name} has no pixels")
+        raise ImageError(f"{name} has no pixels")
     return freeze(gray)
+
+
+def read_regular_file(
+    path: str | os.PathLike[str], *, name: str | None = None, max_bytes: int = MAX_FILE_BYTES
+) -> bytes:
+    """The bytes of a regular file; FIFOs, devices and folders are refused without blocking.
+
+    The file is checked with ``os.stat`` first, then opened with ``O_NONBLOCK`` (so even
+    a FIFO swapped in meanwhile cannot block) and checked again on the open descriptor.
+
+    Args:
+      path: the file.
+      name: how to name it in an error; by default its path, quoted.
+      max_bytes: larger files are refused before they are read.
+
+    Raises:
+      OSError: the file cannot be read (missing, no permission).
+      ImageError: not a regular file, or larger than ``max_bytes``.
+
+    >>> import os, tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     fifo = os.path.join(d, "f.png")
+    ...     os.mkfifo(fifo)
+    ...     read_regular_file(fifo)
+    Traceback (most recent call last):
+    ...
+    mlp_functional.imaging.ImageError: '...f.png' is a FIFO, not a regular file; ...
+    """
+    name = repr(os.fspath(path)) if name is None else name
+    _check_regular(os.stat(path), name, max_bytes)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as f:
+        _check_regular(os.fstat(fd), name, max_bytes)
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ImageError(f"{name} is over {max_bytes:,} bytes; pass a smaller file")
+    return data
+
+
+def _check_regular(st: os.stat_result, name: str, max_bytes: int) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        kind = (
+            "a folder"
+            if stat.S_ISDIR(st.st_mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(st.st_mode)
+            else "a device or socket"
+        )
+        raise ImageError(f"{name} is {kind}, not a regular file; pass an image or array file")
+    if st.st_size > max_bytes:
+        raise ImageError(
+            f"{name} is {st.st_size:,} bytes, over the limit of {max_bytes:,}; pass a smaller file"
+        )
 
 
 def load_image(
     path: str | os.PathLike[str],
     *,
-    formats: tuple[str, ...] | None = None,
+    formats: tuple[str, ...] = FORMATS,
     max_pixels: int = MAX_PIXELS,
+    max_side: int | None = None,
 ) -> Array:
-    """Read a PNG, JPEG (or other Pillow-readable) file as grayscale floats in [0, 1].
+    """Read a PNG or JPEG file as a grayscale array.
 
     Any mode is accepted: colour becomes luma (ITU-R 601-2), transparency is composited
     on white, palettes are expanded, 16-bit grayscale keeps its precision, and the EXIF
-    orientation of phone photos is applied. Needs Pillow (the ``images`` extra).
+    orientation of phone photos is applied. Only regular files are opened (a FIFO or a
+    device is refused, never waited on), and only the ``formats`` given are decoded, by
+    the content's signature whatever the file's name. Needs Pillow (the ``images`` extra).
 
     Args:
       path: the image file.
-      formats: Pillow format names to accept, e.g. ``("PNG",)``; ``None`` accepts any.
+      formats: Pillow format names to accept; by default PNG and JPEG.
       max_pixels: larger images are refused before they are decoded.
+      max_side: images with a longer side are shrunk by a whole factor while decoded
+        (JPEG draft mode, else block averaging); ``None`` keeps every pixel.
 
     Returns:
-      A read-only float32 array of shape ``(height, width)``.
+      A read-only ``(height, width)`` array: uint8 for 8-bit images, float32 in [0, 1]
+      for 16-bit, 32-bit and float ones.
 
     Raises:
-      ImageError: the file is missing, unreadable, not an image, or too large.
+      ImageError: the file is missing, unreadable, not a regular file, not an image of
+        the given formats, or too large.
       ImportError: Pillow is not installed (the message says how to install it).
 
     >>> import tempfile, pathlib
@@ -166,24 +249,24 @@ def load_image(
     ...     path = pathlib.Path(d) / "digit.png"
     ...     Image.new("RGBA", (40, 30), (0, 0, 0, 0)).save(path)  # fully transparent
     ...     gray = load_image(path)
-    >>> gray.shape, float(gray.min())  # transparent shows as white paper
-    ((30, 40), 1.0)
+    >>> gray.shape, gray.dtype, int(gray.min())  # transparent shows as white paper
+    ((30, 40), dtype('uint8'), 255)
     """
     name = repr(os.fspath(path))
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_regular_file(path, name=name)
     except OSError as e:
-        raise ImageError(f"cannot read image {name}: {e.strerror or e}") from None
-    return _decode(io.BytesIO(data), name, formats, max_pixels)
+        raise ImageError(f"{name} cannot be read ({e.strerror or e}); check the path") from None
+    return _decode(io.BytesIO(data), name, formats, max_pixels, max_side)
 
 
 def decode_image(
     data: bytes,
     *,
     name: str = "image",
-    formats: tuple[str, ...] | None = None,
+    formats: tuple[str, ...] = FORMATS,
     max_pixels: int = MAX_PIXELS,
+    max_side: int | None = None,
 ) -> Array:
     """Decode image bytes (e.g. a PNG sent by a browser) like :func:`load_image` reads a file.
 
@@ -192,13 +275,13 @@ def decode_image(
     >>> buf = io.BytesIO()
     >>> Image.new("L", (3, 2), 255).save(buf, format="PNG")
     >>> decode_image(buf.getvalue(), formats=("PNG",)).tolist()
-    [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    [[255, 255, 255], [255, 255, 255]]
     >>> decode_image(b"GIF89a, or not", name="upload", formats=("PNG",))
     Traceback (most recent call last):
     ...
     mlp_functional.imaging.ImageError: upload is not a PNG image (or is corrupt)
     """
-    return _decode(io.BytesIO(data), name, formats, max_pixels)
+    return _decode(io.BytesIO(data), name, formats, max_pixels, max_side)
 
 
 def _as_gray(image: npt.ArrayLike) -> Array:
@@ -254,13 +337,22 @@ def _ink(gray: Array) -> Array:
     np.clip(ink, 0.0, None, out=ink)
     peak = float(ink.max())
     if peak < MIN_CONTRAST:
-        raise ImageError(
-            f"the image has no ink: nothing differs from the background by more than "
-            f"{peak:.3f} (at least {MIN_CONTRAST} is needed); draw or photograph a digit"
-        )
+        raise no_ink(peak)
     ink /= peak
     ink[ink < NOISE] = 0.0
     return ink
+
+
+def no_ink(peak: float) -> ImageError:
+    """The error for an image whose ink is at most ``peak`` (on [0, 1]): a blank image.
+
+    >>> str(no_ink(0.0))
+    'the image has no ink: nothing differs from the background by more than 0.000 ...'
+    """
+    return ImageError(
+        f"the image has no ink: nothing differs from the background by more than "
+        f"{peak:.3f} (at least {MIN_CONTRAST} is needed); draw or photograph a digit"
+    )
 
 
 def _area_weights(n_in: int, start: float, step: float, n_out: int) -> Array:

@@ -68,13 +68,22 @@ class Params(NamedTuple):
 
 
 def freeze(a: Array) -> Array:
-    """Mark a freshly made array read-only and return it."""
+    """Mark a freshly made array read-only and return it.
+
+    >>> freeze(np.zeros(2)).flags.writeable
+    False
+    """
     a.setflags(write=False)
     return a
 
 
 def n_params(params: Params) -> int:
-    """Number of scalars in the model."""
+    """Number of scalars in the model: ``sum_l (fan_in_l + 1) * fan_out_l``.
+
+    >>> from mlp_functional.random import key
+    >>> n_params(init(key(0), [3, 2]))
+    8
+    """
     return sum(layer.w.size + layer.b.size for layer in params.layers)
 
 

@@ -73,7 +73,14 @@ def evaluate(params: Params, x: Any, y: Any) -> tuple[float, float]:
 
 
 def accuracy(params: Params, x: Any, y: Any) -> float:
-    """Fraction of examples whose predicted class is the label."""
+    """Fraction of examples whose predicted class is the label: ``mean(predict(x) == y)``.
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> accuracy(init(key(0), [2, 2]), np.zeros((4, 2)), np.array([0, 0, 0, 0]))
+    1.0
+    """
     return evaluate(params, x, y)[1]
 
 

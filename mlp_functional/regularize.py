@@ -28,7 +28,11 @@ Array = np.ndarray
 
 
 def check_rate(rate: Any) -> float:
-    """A dropout rate must lie in [0, 1)."""
+    """A dropout rate must lie in [0, 1).
+
+    >>> check_rate(0.25)
+    0.25
+    """
     if not (isinstance(rate, (int, float)) and 0 <= rate < 1):
         raise ValueError(f"dropout rate must be in [0, 1), got rate={rate!r}")
     return float(rate)

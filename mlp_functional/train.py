@@ -324,7 +324,18 @@ def learning_rate_of(optimizer: Optimizer, step: int) -> float:
 def epoch_log(
     before: TrainState, after: TrainState, plan: Regimen, n: int, started: float
 ) -> EpochLog:
-    """The :class:`EpochLog` of an epoch that took ``before`` to ``after``."""
+    """The :class:`EpochLog` of an epoch that took ``before`` to ``after``.
+
+    >>> import numpy as np, time
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> from mlp_functional.optimizers import sgd
+    >>> s = init_state(key(0), init(key(1), [2, 2]), sgd(0.1))
+    >>> after = train_step(s, Batch(np.zeros((4, 2)), np.array([0, 1, 0, 1])))
+    >>> log = epoch_log(s, after, Regimen(batch_size=4), 4, time.perf_counter())
+    >>> log.epoch, log.steps, round(log.loss, 4)  # log 2
+    (1, 1, 0.6931)
+    """
     per_epoch = max(1, math.ceil((n if plan.rows is None else len(plan.rows)) / plan.batch_size))
     seen = max(after.tally.seen, 1)
     return EpochLog(
@@ -346,7 +357,17 @@ def _reporting(batches: Iterator[Batch], progress: Callable[[int], None]) -> Ite
 
 
 def run_epoch(state: TrainState, x: Array, y: Array, plan: Regimen) -> tuple[TrainState, EpochLog]:
-    """:func:`train_epoch` on inputs already checked (``fit`` checks them once)."""
+    """:func:`train_epoch` on inputs already checked (``fit`` checks them once):
+    ``toolz.reduce(train_step, minibatches(...), state)``.
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> from mlp_functional.optimizers import sgd
+    >>> s = init_state(key(0), init(key(1), [2, 2]), sgd(0.1))
+    >>> run_epoch(s, np.ones((5, 2)), np.zeros(5, int), Regimen(2))[0].step
+    3
+    """
     started = time.perf_counter()
     keys = epoch_keys(state.key)
     step = train_step(dropout=plan.dropout, label_smoothing=plan.label_smoothing)
@@ -446,6 +467,14 @@ def fit(
       epochs: how many epochs to run from ``state`` on; ``None`` goes on until you stop.
       validation: optional ``(x_val, y_val)``, evaluated after each epoch.
       dropout, augment, rows, label_smoothing, progress: as for :func:`train_epoch`.
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> from mlp_functional.optimizers import sgd
+    >>> s = init_state(key(0), init(key(1), [3, 2]), sgd(0.1))
+    >>> [log.epoch for _, log in fit(s, np.ones((8, 3)), np.zeros(8, int), epochs=2)]
+    [1, 2]
     """
     x, labels, plan, val = fit_inputs(
         state,
@@ -471,7 +500,18 @@ def fit_inputs(
     validation: tuple[Any, Any] | None,
     *settings: Any,
 ) -> tuple[Array, Array, Regimen, tuple[Array, Array] | None]:
-    """:func:`fit`'s arguments, checked once for every epoch to come."""
+    """:func:`fit`'s arguments, checked once for every epoch to come.
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> from mlp_functional.optimizers import sgd
+    >>> s = init_state(key(0), init(key(1), [2, 2]), sgd(0.1))
+    >>> fit_inputs(s, np.ones((4, 2)), np.zeros(4, int), -1, None)
+    Traceback (most recent call last):
+    ...
+    ValueError: epochs must be a non-negative integer or None, got epochs=-1
+    """
     if epochs is not None and (
         isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0
     ):
@@ -492,7 +532,18 @@ def epoch_stream(
     epochs: int | None,
     val: tuple[Array, Array] | None,
 ) -> Iterator[tuple[TrainState, EpochLog]]:
-    """Epochs of ``one_epoch``, each scored on ``val`` with ``score`` when given."""
+    """Epochs of ``one_epoch``, each scored on ``val`` with ``score`` when given.
+
+    >>> import numpy as np
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> from mlp_functional.optimizers import sgd
+    >>> s = init_state(key(0), init(key(1), [2, 2]), sgd(0.1))
+    >>> x, y = np.ones((4, 2)), np.array([0, 1, 0, 1])
+    >>> logs = epoch_stream(run_epoch, evaluate, s, x, y, Regimen(2), 3, (x, y))
+    >>> [(log.epoch, log.val_accuracy) for _, log in logs]
+    [(1, 0.5), (2, 0.5), (3, 0.5)]
+    """
     for _ in itertools.count() if epochs is None else range(epochs):
         state, log = one_epoch(state, x, y, plan)
         if val is not None:

@@ -36,6 +36,11 @@ def check_inputs(params: Params, x: Any) -> np.ndarray:
     Args:
       params: the model; fixes the feature count.
       x: ``(N, D)`` floats or ``(N, H, W)`` uint8 images with ``H*W == D``.
+
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> check_inputs(init(key(0), [4, 3]), np.zeros((2, 2, 2), np.uint8)).shape
+    (2, 2, 2)
     """
     x = np.asarray(x)
     features = params.sizes[0]
@@ -74,13 +79,25 @@ def check_inputs(params: Params, x: Any) -> np.ndarray:
 
 
 def check_batch(params: Params, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Validate inputs and their ``(N,)`` integer labels in ``[0, classes)``."""
+    """Validate inputs and their ``(N,)`` integer labels in ``[0, classes)``.
+
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init
+    >>> check_batch(init(key(0), [2, 3]), np.zeros((1, 2)), [2])[1].tolist()
+    [2]
+    """
     x = check_inputs(params, x)
     return x, check_labels(y, params.sizes[-1], len(x))
 
 
 def check_labels(y: Any, classes: int, n: int) -> np.ndarray:
-    """Labels must be ``n`` integers in ``[0, classes)``."""
+    """Labels must be ``n`` integers in ``[0, classes)``.
+
+    >>> check_labels([0, 3], 3, 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: labels must lie in [0, 3), got values in [0, 3]; ...
+    """
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != n:
         raise ValueError(f"y must be 1-D with one label per example ({n}), got shape {y.shape}")
@@ -95,7 +112,11 @@ def check_labels(y: Any, classes: int, n: int) -> np.ndarray:
 
 
 def check_smoothing(label_smoothing: Any) -> float:
-    """Label smoothing must lie in [0, 1)."""
+    """Label smoothing must lie in [0, 1).
+
+    >>> check_smoothing(0.1)
+    0.1
+    """
     if not (isinstance(label_smoothing, (int, float)) and 0 <= label_smoothing < 1):
         raise ValueError(
             f"label_smoothing must be in [0, 1), got label_smoothing={label_smoothing!r}"

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from mlp_functional.cli.bench import cpu_model
-from mlp_functional.recipes import RECIPES
+from mlp_functional.runs.recipes import RECIPES
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- recipes:start -->", "<!-- recipes:end -->"

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 
 import mlp_functional as mf
-from mlp_functional import recipes
 from mlp_functional.data import load, train_val_split
+from mlp_functional.runs import recipes
+from mlp_functional.runs.settings import recipe_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 VAL_SIZE = 5000
@@ -67,7 +68,7 @@ CANDIDATES: dict[str, list[dict]] = {
 
 
 def run(target: str, changes: dict, data) -> dict:
-    base = recipes.get_recipe(target)
+    base = recipe_settings(recipes.get_recipe(target).name)
     recipe = base._replace(**changes)
     split = train_val_split(mf.key(SPLIT_SEED), data.train.images, data.train.labels, VAL_SIZE)
     images, labels = data.train.images, data.train.labels.astype(np.int64)
@@ -112,8 +113,8 @@ def write_table(target: str, lines: list[dict]) -> None:
     text = (
         f"# Search log: `{target}`\n\n"
         f"Every run of `python scripts/search.py {target}`, in order. Each changes the fields "
-        f"shown from the `{target}` recipe in `mlp_functional/recipes.py` as it stood when the "
-        f"run was made (the recipe changes as the search goes on; the full settings of each "
+        f"shown from the `{target}` recipe in `mlp_functional/runs/recipes.py` as it stood when "
+        f"the run was made (the recipe changes as the search goes on; the full settings of each "
         f"run are in `{target}.jsonl`); "
         f"validation is {VAL_SIZE} images carved from the training set with key "
         f"{SPLIT_SEED}. The test set is not used here.\n\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from _cli_util import cli
 
-from mlp_functional.bench import epoch_flops
+from mlp_functional.bench.epoch import epoch_flops
 
 
 def test_epoch_flops_counts_every_product_of_an_epoch() -> None:

@@ -18,9 +18,9 @@ USAGE = [
     (("train", "--lr", "-0.1"), "--lr: must be a finite number > 0"),
     (("train", "--lr", "nan"), "--lr: must be a finite number > 0"),
     (("train", "--lr", "fast"), "--lr: expected a number > 0, got 'fast'"),
-    (("train", "--batch-size", "0"), "--batch-size: must be a positive integer, got 0"),
-    (("train", "--batch-size", "1.5"), "--batch-size: expected a positive integer"),
-    (("train", "--epochs", "-2"), "--epochs: must be a positive integer, got -2"),
+    (("train", "--batch-size", "0"), "--batch-size: must be an integer >= 1, got 0"),
+    (("train", "--batch-size", "1.5"), "--batch-size: expected an integer >= 1"),
+    (("train", "--epochs", "-2"), "--epochs: must be an integer in [1, 1,000,000], got -2"),
     (("train", "--hidden", "256,x"), "--hidden: expected comma-separated positive widths"),
     (("train", "--hidden", "256,,128"), "--hidden: expected comma-separated positive widths"),
     (("train", "--hidden", "0"), "--hidden: expected comma-separated positive widths"),
@@ -29,12 +29,12 @@ USAGE = [
     (("train", "--dataset", "cifar"), "--dataset: invalid choice: 'cifar'"),
     (("train", "--patience", "2", "--val-size", "0"), "--patience needs a validation split"),
     (("train", "--recipe", "fastest"), "--recipe: invalid choice: 'fastest'"),
-    (("train", "--dropout", "1"), "--dropout: must be in [0, 1), got 1"),
+    (("train", "--dropout", "1"), "--dropout: must be a number in [0, 1), got 1"),
     (("train", "--label-smoothing", "x"), "--label-smoothing: expected a number in [0, 1)"),
     (("train", "--schedule", "exp"), "--schedule: invalid choice: 'exp'"),
     (("train", "--augment", "blur"), "--augment: invalid choice: 'blur'"),
-    (("train", "--weight-decay", "-1"), "--weight-decay: must be a number >= 0"),
-    (("predict", "runs/x"), "the following arguments are required: IMAGE"),
+    (("train", "--weight-decay", "-1"), "--weight-decay: must be a finite number >= 0"),
+    (("predict", "runs/x"), "the following arguments are required: FILE"),
     (("evaluate", "--top", "0", "r"), "--top: must be a positive integer"),
 ]
 
@@ -66,14 +66,17 @@ def test_missing_run_folder(tmp_path: Path, env: dict[str, str], command: str) -
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda f: (f / "config.json").unlink(), "not a run folder (no config.json)"),
-        (lambda f: (f / "config.json").write_text("{oops"), "config.json: not valid JSON"),
-        (lambda f: (f / "model.safetensors").unlink(), "has no model.safetensors"),
+        (lambda f: (f / "config.json").unlink(), "config.json is missing, though manifest.json"),
+        (
+            lambda f: (f / "config.json").write_text("{oops"),
+            "config.json does not match manifest.json",
+        ),
+        (lambda f: (f / "model.safetensors").unlink(), "model.safetensors is missing"),
         (
             lambda f: (f / "model.safetensors").write_bytes(
                 (f / "model.safetensors").read_bytes()[:1000]
             ),
-            "model.safetensors: not a readable safetensors file",
+            "model.safetensors does not match manifest.json",
         ),
     ],
 )

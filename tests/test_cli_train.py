@@ -15,17 +15,19 @@ import numpy as np
 import pytest
 from _cli_util import QUICK, cli, copy_run, one_line_error
 
-from mlp_functional.checkpoint import load_params, load_train_state
-from mlp_functional.cli.train import (
-    Progress,
-    _advance,
-    build_optimizer,
-    build_parser_for_tests,
-    resolve,
-)
+from mlp_functional.cli.train import build_parser_for_tests, resolve
 from mlp_functional.params import ravel
-from mlp_functional.recipes import RECIPES
 from mlp_functional.runs import load_run
+from mlp_functional.runs.checkpoint import load_params, load_train_state
+from mlp_functional.runs.lifecycle import Progress
+from mlp_functional.runs.lifecycle import advance as _advance
+from mlp_functional.runs.recipes import make_optimizer
+from mlp_functional.runs.settings import recipe_settings
+
+
+def build_optimizer(settings, steps_per_epoch):
+    return make_optimizer(settings, steps_per_epoch)
+
 
 SUMMARY = re.compile(
     r"^Train accuracy: \d+\.\d\d%  Test accuracy: \d+\.\d\d%  Training time: \d+\.\d s$", re.M
@@ -46,7 +48,8 @@ def test_a_run_folder_holds_everything(run_dir: Path) -> None:
     names = {p.name for p in run_dir.iterdir()}
     assert {"config.json", "model.safetensors", "state.safetensors"} <= names
     assert {"history.json", "metrics.json"} <= names
-    assert not [n for n in names if n.startswith(".")]  # no temporary files left
+    assert [n for n in names if n.startswith(".")] == [".lock"]  # no temporary files left
+    assert "manifest.json" in names
     config = json.loads((run_dir / "config.json").read_text())
     assert config["settings"]["hidden"] == [32] and config["settings"]["lr"] == 1e-3
     assert config["model"] == {"sizes": [784, 32, 10], "activation": "relu", "dtype": "float32"}
@@ -221,7 +224,7 @@ def test_empty_out_folder_is_used_and_restored_on_failure(
     ("flags", "message"),
     [
         (("--hidden", "3"), "--hidden cannot change when resuming"),
-        (("--epochs", "0"), "--epochs: must be a positive integer"),
+        (("--epochs", "0"), "--epochs: must be an integer in [1, 1,000,000]"),
     ],
 )
 def test_resume_refuses_other_settings(
@@ -242,7 +245,7 @@ def test_resume_of_a_damaged_state_is_refused(
     line = one_line_error(
         cli("train", "--resume", str(resumed), "--epochs", "2", cwd=tmp_path, env=env)
     )
-    assert "state.safetensors" in line and "truncated or damaged" in line
+    assert "state.safetensors does not match manifest.json" in line
 
 
 def test_out_refuses_a_non_empty_folder(run_dir: Path, env: dict[str, str], tmp_path: Path) -> None:
@@ -288,7 +291,7 @@ def test_a_recipe_supplies_settings_and_flags_override_them(
     assert result.returncode == 0, result.stderr
     settings = load_run(tmp_path / "r").config["settings"]
     assert settings["recipe"] == "quick"
-    quick = RECIPES["quick"]
+    quick = recipe_settings("quick")
     assert (settings["schedule"], settings["batch_size"]) == (quick.schedule, quick.batch_size)
     assert settings["hidden"] == [32] and settings["epochs"] == 1
     assert (settings["dropout"], settings["augment"], settings["label_smoothing"]) == (

@@ -27,7 +27,7 @@ from mlp_functional.data import (
     load,
 )
 
-FAST = DownloadOptions(timeout=2.0, retries=2, backoff=0.0, progress=False)
+FAST = DownloadOptions(timeout=2.0, retries=2, backoff=0.0)
 
 
 class Server:
@@ -267,14 +267,29 @@ def test_fetch_downloads_into_the_cache(server, tiny, data_env):
     assert_same(load(spec._replace(mirrors=()), download_options=FAST), arrays)
 
 
-def test_progress_bar_on_stderr_only_when_asked_or_on_a_terminal(server, tiny, tmp_path, capsys):
+def test_the_library_prints_nothing_and_the_command_lines_bar_draws_the_download(
+    server, tiny, tmp_path, capsys
+):
+    from mlp_functional.cli.progress import download_bar
+
     spec, _, source = tiny
     base = server.serve("m", source)
-    download_file(spec.files.train_labels, (base,), tmp_path, FAST._replace(progress=None))
-    assert capsys.readouterr() == ("", "")  # pytest's stderr is not a terminal
-    download_file(spec.files.train_labels, (base,), tmp_path, FAST._replace(progress=True))
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    download_file(spec.files.train_labels, (base,), tmp_path / "a", FAST)
+    assert capsys.readouterr() == ("", "")
+    bars = []
+
+    def drawn(name):
+        bars.append(download_bar(name, terminal=True))
+        return bars[-1]
+
+    download_file(spec.files.train_labels, (base,), tmp_path / "b", FAST._replace(progress=drawn))
     out, err = capsys.readouterr()
     assert out == "" and "train-labels-idx1-ubyte.gz" in err
+    assert len(bars) == 1 and (tmp_path / "b" / "train-labels-idx1-ubyte.gz").is_file()
+    # Off a terminal (as under pytest) the command line draws nothing.
+    assert download_bar("x") is None
 
 
 def test_retries_must_be_positive(tmp_path, tiny):

@@ -16,8 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlp_functional as mf
-from mlp_functional import checkpoint, fast
+from mlp_functional import fast
 from mlp_functional.fast.kernels import backprop, workspace
+from mlp_functional.forward import propagate
+from mlp_functional.runs import checkpoint
 
 #: Float64: the engines differ only in the order of floating-point operations.
 F64 = {"rtol": 1e-12, "atol": 1e-12}
@@ -101,6 +103,31 @@ def assert_same_training(a: mf.TrainState, b: mf.TrainState, tolerance: dict) ->
         np.testing.assert_allclose(u, v, **tolerance)
 
 
+def smallest_logit_margin(state, x, y, settings, epochs: int) -> float:
+    """The smallest gap between an example's two largest logits over the textbook run's
+    steps: where it is at rounding level, the engines may break the tie differently."""
+    plan = mf.train.regimen(len(x), **settings)
+    xs, ys = mf.validate.check_batch(state.params, x, y)
+    smallest = np.inf
+    for _ in range(epochs):
+        keys = mf.train.epoch_keys(state.key)
+        state = state._replace(key=keys.next)
+        for batch in mf.minibatches(xs, ys, keys, plan, state.params.dtype):
+            masks = None
+            if plan.dropout:
+                widths = state.params.sizes[1:-1]
+                masks = mf.regularize.dropout_masks(
+                    batch.dropout_key, len(batch.y), widths, plan.dropout, state.params.dtype
+                )
+            logits = propagate(state.params, batch.x, masks).logits
+            top = np.sort(logits, axis=1)
+            smallest = min(smallest, float((top[:, -1] - top[:, -2]).min()))
+            state = mf.train_step(
+                state, batch, dropout=plan.dropout, label_smoothing=plan.label_smoothing
+            )
+    return smallest
+
+
 def train_both(state, x, y, settings, epochs: int = 2):
     runs = {}
     for engine in ("fast", "textbook"):
@@ -114,13 +141,32 @@ def train_both(state, x, y, settings, epochs: int = 2):
 def test_fast_engine_equals_textbook_in_float64(run):
     state, x, y, settings = run
     assert fast.supports(state)
+    assert_engines_agree_in_float64(state, x, y, settings)
+
+
+def assert_engines_agree_in_float64(state, x, y, settings) -> None:
     (a, logs_a), (b, logs_b) = train_both(state, x, y, settings)
     assert_same_training(a, b, F64)
     for la, lb in zip(logs_a, logs_b, strict=True):
         assert la.epoch == lb.epoch and la.steps == lb.steps
         assert la.loss == pytest.approx(lb.loss, rel=1e-12, abs=1e-12)
-        assert la.accuracy == lb.accuracy
+        if la.accuracy != lb.accuracy:  # only a tie between two logits may break differently
+            assert smallest_logit_margin(state, x, y, settings, 2) < 1e-12
         assert la.learning_rate == lb.learning_rate or (la.learning_rate != la.learning_rate)
+
+
+def test_tied_logits_of_a_dead_network_are_the_only_accuracy_difference_allowed():
+    # A single hidden ReLU that never fires: the logits are the output biases, which start
+    # tied at 0 and move by amounts the engines round differently.
+    hidden = mf.Layer(np.array([[-0.92473294], [-1.13528253]]), np.zeros(1))
+    output = mf.Layer(np.array([[-1.67123215, -0.18312851, 0.9993512]]), np.zeros(3))
+    params = mf.Params((hidden, output), mf.relu)
+    rng = np.random.default_rng(3)
+    x, y = rng.random((14, 2)), rng.integers(0, 3, 14)
+    state = mf.init_state(mf.key(7), params, mf.sgd(0.01))
+    settings = {"batch_size": 4, "dropout": 0.0, "label_smoothing": 0.0}
+    assert smallest_logit_margin(state, x, y, settings, 2) < 1e-12  # the case is a tie
+    assert_engines_agree_in_float64(state, x, y, settings)
 
 
 @settings(max_examples=30, deadline=None)

@@ -16,9 +16,17 @@ def test_uint8_images_become_float32_rows_divided_by_255(images):
     assert out.min() >= 0 and out.max() <= 1
 
 
-def test_float_rows_of_the_right_dtype_are_not_copied():
+def test_float_rows_of_the_right_dtype_are_not_copied_but_handed_out_read_only():
     x = np.ones((3, 4), np.float32)
-    assert to_features(x) is x
+    rows = to_features(x)
+    assert np.shares_memory(rows, x) and rows is not x
+    assert not rows.flags.writeable and x.flags.writeable
+
+
+@given(arrays(np.uint8, st.tuples(st.integers(1, 3), st.integers(1, 4))))
+def test_every_result_without_out_is_read_only(pixels):
+    for x in (pixels, pixels.astype(np.float64), pixels.astype(np.float32)):
+        assert not to_features(x).flags.writeable
 
 
 def test_float64_is_cast_down_to_float32_not_up():

@@ -72,3 +72,21 @@ def test_nothing_but_the_command_line_prints():
         if "cli" not in path.relative_to(PACKAGE).parts and path.name != "__main__.py"
     }
     assert {path: found for path, found in offenders.items() if found} == {}
+
+
+ENGINE = (*TEXTBOOK, "engines")
+
+
+@pytest.mark.parametrize("name", ENGINE)
+def test_every_public_engine_function_carries_a_runnable_example(name):
+    import importlib
+    import inspect
+
+    module = importlib.import_module(f"mlp_functional.{name}")
+    missing = [
+        n
+        for n in module.__all__
+        if inspect.isfunction(f := getattr(getattr(module, n), "func", getattr(module, n)))
+        and ">>>" not in (f.__doc__ or "")
+    ]
+    assert missing == []

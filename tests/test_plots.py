@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mlp_functional as mf
-from mlp_functional import plots
+from mlp_functional.runs import plots
 
 pytest.importorskip("matplotlib")
 

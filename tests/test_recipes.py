@@ -2,24 +2,47 @@ import numpy as np
 import pytest
 
 import mlp_functional as mf
-from mlp_functional import recipes
-from mlp_functional.recipes import RECIPES, Recipe, get_recipe, make_augment, make_optimizer
+from mlp_functional import fast
+from mlp_functional.runs import recipes
+from mlp_functional.runs.recipes import (
+    OPTIMIZERS,
+    RECIPES,
+    get_recipe,
+    make_augment,
+    make_optimizer,
+)
+from mlp_functional.runs.settings import Settings, recipe_settings
+from mlp_functional.train import learning_rate_of
 
 
-def test_every_recipe_builds_its_optimizer_and_augmentation():
-    for recipe in RECIPES.values():
+def test_every_recipe_builds_its_optimizer_and_augmentation_for_the_fast_engine():
+    params = mf.init(mf.key(0), [4, 3])
+    for recipe in map(recipe_settings, RECIPES):
         opt = make_optimizer(recipe, steps_per_epoch=10)
-        assert opt.rule is not None
+        assert opt.spec is not None
+        assert fast.supports(mf.init_state(mf.key(1), params, opt))  # auto runs it fast
         augment = make_augment(recipe)
         assert (augment is None) == (recipe.augment == "none")
 
 
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_the_optimizer_is_a_chain_of_clipping_l2_and_the_base_optimizer(optimizer):
+    recipe = Settings(optimizer=optimizer, clip=1.0, l2=1e-4)
+    opt = make_optimizer(recipe, steps_per_epoch=10)
+    assert opt.spec.name == "chain"
+    clip, l2, base = opt.spec.parts
+    assert (clip.name, clip.hyper["max_norm"]) == ("clip_by_global_norm", 1.0)
+    assert (l2.name, l2.hyper["rate"]) == ("add_l2", 1e-4)
+    assert base == make_optimizer(recipe._replace(clip=0.0, l2=0.0), steps_per_epoch=10).spec
+    assert fast.supports(mf.init_state(mf.key(1), mf.init(mf.key(0), [4, 3]), opt))
+
+
 def test_warmup_cosine_recipe_spans_the_whole_run():
-    recipe = Recipe(epochs=3, lr=0.01, schedule="warmup_cosine", warmup_epochs=1.0)
-    lr = make_optimizer(recipe, steps_per_epoch=10).rule.learning_rate
-    assert lr(9) == pytest.approx(0.01)
-    assert lr(0) == pytest.approx(0.001)
-    assert lr(30) == pytest.approx(0.0, abs=1e-12)
+    recipe = Settings(epochs=3, lr=0.01, schedule="warmup_cosine", warmup_epochs=1.0)
+    opt = make_optimizer(recipe, steps_per_epoch=10)
+    assert learning_rate_of(opt, 9) == pytest.approx(0.01)
+    assert learning_rate_of(opt, 0) == pytest.approx(0.001)
+    assert learning_rate_of(opt, 30) == pytest.approx(0.0, abs=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -31,11 +54,12 @@ def test_warmup_cosine_recipe_spans_the_whole_run():
     ],
 )
 def test_optimizer_settings_are_honoured(changes, expected_step):
-    recipe = Recipe(lr=0.1, **changes)
+    recipe = Settings(lr=0.1, **changes)
     params = mf.init(mf.key(0), [3, 2], dtype="float64")
     grads = mf.tree_map(lambda a: a * 0 + 1.0, params)
     opt = make_optimizer(recipe, steps_per_epoch=5)
-    new, _ = opt.update(grads, opt.init(params), params)
+    updates, _ = opt.update(grads, opt.init(params), params)
+    new = mf.apply_updates(params, updates)
     if expected_step is not None:
         np.testing.assert_allclose(
             mf.ravel(new), expected_step(mf.ravel(params), mf.ravel(grads)), rtol=1e-12
@@ -43,21 +67,22 @@ def test_optimizer_settings_are_honoured(changes, expected_step):
     else:
         reference = mf.adamw(0.1, weight_decay=0.2)
         expected, _ = reference.update(grads, reference.init(params), params)
-        np.testing.assert_array_equal(mf.ravel(new), mf.ravel(expected))
+        np.testing.assert_array_equal(mf.ravel(updates), mf.ravel(expected))
 
 
-def test_clip_wraps_the_optimizer():
+def test_clip_comes_first_so_the_step_has_the_clipped_norm():
     params = mf.init(mf.key(0), [3, 2], dtype="float64")
     huge = mf.tree_map(lambda a: a * 0 + 1e6, params)
-    opt = make_optimizer(Recipe(clip=1.0, optimizer="sgd", lr=1.0), steps_per_epoch=5)
-    new, _ = opt.update(huge, opt.init(params), params)
+    opt = make_optimizer(Settings(clip=1.0, optimizer="sgd", lr=1.0), steps_per_epoch=5)
+    updates, _ = opt.update(huge, opt.init(params), params)
+    new = mf.apply_updates(params, updates)
     assert np.linalg.norm(mf.ravel(params) - mf.ravel(new)) == pytest.approx(1.0, rel=1e-6)
 
 
 def test_augmentation_kinds_turn_their_parts_on_and_off():
     x = np.random.default_rng(0).random((4, 784), dtype=np.float32)
-    affine_only = make_augment(Recipe(augment="affine"))
-    elastic_only = make_augment(Recipe(augment="elastic"))
+    affine_only = make_augment(Settings(augment="affine"))
+    elastic_only = make_augment(Settings(augment="elastic"))
     assert affine_only.keywords["alpha"] == 0.0
     assert elastic_only.keywords["max_shift"] == 0.0
     out = affine_only(mf.key(0), x)
@@ -73,14 +98,14 @@ def test_augmentation_kinds_turn_their_parts_on_and_off():
 )
 def test_unknown_settings_name_the_choices(changes, message):
     with pytest.raises(ValueError, match=message):
-        make_optimizer(Recipe(**changes), steps_per_epoch=5)
+        make_optimizer(Settings(**changes), steps_per_epoch=5)
 
 
 def test_unknown_recipe_and_augmentation_name_the_choices():
     with pytest.raises(ValueError, match="choose one of best, default, quick, seed"):
         get_recipe("fast")
     with pytest.raises(ValueError, match="unknown augmentation 'blur'"):
-        make_augment(Recipe(augment="blur"))
+        make_augment(Settings(augment="blur"))
 
 
 def test_steps_per_epoch_counts_the_short_last_batch():

@@ -1,3 +1,9 @@
+"""Dropout, its masks and gradients, and the regularisers' effect on training, on both engines.
+
+(The L2 penalty, weight decay and clipping are optimizer transformations now: their
+formulas are tested in ``test_optimizers.py``.)
+"""
+
 import numpy as np
 import pytest
 from _core_util import frozen
@@ -5,9 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlp_functional as mf
-from mlp_functional.backprop import backprop
+from mlp_functional.backprop import trace_loss_and_grad
+from mlp_functional.fast import kernels
 from mlp_functional.forward import propagate
-from mlp_functional.regularize import add_l2, clip_by_global_norm, dropout, dropout_mask
+from mlp_functional.regularize import dropout, dropout_masks
+
+ENGINES = pytest.mark.parametrize("engine", ["textbook", "fast"])
 
 
 @given(st.floats(0.0, 0.9))
@@ -15,7 +24,7 @@ from mlp_functional.regularize import add_l2, clip_by_global_norm, dropout, drop
 def test_dropout_keeps_the_expected_activation(rate):
     a = np.full((400, 250), 3.0, np.float32)
     out = dropout(mf.key(0), frozen(a), rate)
-    assert out.dtype == np.float32
+    assert out.dtype == np.float32 and out.shape == a.shape
     zero_fraction = np.mean(out == 0)
     assert abs(zero_fraction - rate) < 0.01
     assert abs(out.mean() - 3.0) < 0.05 * 3.0 / max(1 - rate, 0.1)
@@ -23,108 +32,104 @@ def test_dropout_keeps_the_expected_activation(rate):
 
 
 def test_dropout_is_a_pure_function_of_its_key():
-    a = np.ones((5, 7), np.float32)
+    a = frozen(np.ones((5, 7), np.float32))
     assert np.array_equal(dropout(mf.key(3), a, 0.5), dropout(mf.key(3), a, 0.5))
     assert not np.array_equal(dropout(mf.key(3), a, 0.5), dropout(mf.key(4), a, 0.5))
-    assert dropout(mf.key(3), a, 0.0) is a
+    assert not dropout(mf.key(3), a, 0.5).flags.writeable
+
+
+def test_dropout_at_rate_zero_is_a_fresh_read_only_copy_never_its_input():
+    a = np.arange(12, dtype=np.float64).reshape(3, 4)
+    out = dropout(mf.key(3), a, 0.0)
+    assert out is not a and not np.shares_memory(out, a)
+    assert np.array_equal(out, a) and out.dtype == a.dtype
+    assert not out.flags.writeable
+    a[0, 0] = 99.0  # the caller's array stays the caller's
+    assert out[0, 0] == 0.0
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 4, 5), (1, 1)])
+def test_dropout_keeps_any_shape_and_dtype(shape):
+    a = frozen(np.full(shape, 2.0, np.float64))
+    out = dropout(mf.key(0), a, 0.5)
+    assert out.shape == shape and out.dtype == np.float64
+    assert set(np.unique(out).tolist()) <= {0.0, 4.0}
 
 
 @pytest.mark.parametrize("rate", [-0.1, 1.0, "0.5"])
 def test_bad_dropout_rate_is_refused(rate):
-    with pytest.raises(ValueError, match=r"dropout rate must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"dropout rate must be in \[0, 1\), got rate="):
         dropout(mf.key(0), np.ones(3), rate)
 
 
-def test_backprop_through_dropout_matches_finite_differences():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_masks_one_per_hidden_layer_drawn_from_the_key(dtype):
+    masks = dropout_masks(mf.key(1), 50, [30, 20], 0.25, dtype)
+    assert [m.shape for m in masks] == [(50, 30), (50, 20)]
+    assert all(m.dtype == dtype and not m.flags.writeable for m in masks)
+    assert all(set(np.unique(m).tolist()) <= {0.0, dtype(1 / 0.75)} for m in masks)
+    again = dropout_masks(mf.key(1), 50, [30, 20], 0.25, dtype)
+    assert all(np.array_equal(a, b) for a, b in zip(masks, again, strict=True))
+    other = dropout_masks(mf.key(2), 50, [30, 20], 0.25, dtype)
+    assert not np.array_equal(masks[0], other[0])
+    # The first layer's mask does not depend on the layers after it: layer order.
+    (first,) = dropout_masks(mf.key(1), 50, [30], 0.25, dtype)
+    assert np.array_equal(first, masks[0])
+    assert all((m == 1).all() for m in dropout_masks(mf.key(1), 4, [3], 0.0, dtype))
+
+
+def dropped_out_problem():
     rng = np.random.default_rng(0)
     params = mf.init(mf.key(0), [6, 8, 7, 3], activation="tanh", dtype="float64")
     x, y = rng.random((5, 6)), rng.integers(0, 3, 5)
-    masks = [dropout_mask(rng, (5, w), 0.4, np.dtype(np.float64)) for w in (8, 7)]
-    grads = mf.unravel(np.empty(mf.n_params(params)), params)
-    backprop(params, x, y, grads, masks=masks)
+    masks = dropout_masks(mf.key(5), 5, [8, 7], 0.4, np.float64)
+    assert any((m == 0).any() for m in masks)
+    return params, x, y, masks
+
+
+def textbook_dropout_grads(params, x, y, masks):
+    _, _, grads = trace_loss_and_grad(params, x, y, masks)
+    return mf.ravel(grads)
+
+
+def fast_dropout_grads(params, x, y, masks):
+    flat = np.empty(mf.n_params(params))
+    kernels.backprop(
+        params, x, y, mf.unravel(flat, params), kernels.workspace(params, len(x)), masks
+    )
+    return flat
+
+
+@pytest.mark.parametrize(
+    "gradients", [textbook_dropout_grads, fast_dropout_grads], ids=["textbook", "fast"]
+)
+def test_backprop_through_dropout_matches_finite_differences(gradients):
+    params, x, y, masks = dropped_out_problem()
+    grads = gradients(params, x, y, masks)
     flat = mf.ravel(params)
 
     def masked_loss(values):
-        logits = propagate(mf.unravel(values, params), x, masks=masks).logits
+        logits = propagate(mf.unravel(values, params), x, masks).logits
         return mf.cross_entropy(logits, y)
 
+    rng = np.random.default_rng(1)
     h = 1e-5
     for i in rng.choice(flat.size, 40, replace=False):
         up, down = flat.copy(), flat.copy()
         up[i] += h
         down[i] -= h
         numeric = (masked_loss(up) - masked_loss(down)) / (2 * h)
-        assert abs(numeric - mf.ravel(grads)[i]) < 1e-8 + 1e-6 * abs(numeric)
+        assert abs(numeric - grads[i]) < 1e-8 + 1e-6 * abs(numeric)
 
 
-def torch_adamw(p, grads, lr, b1, b2, eps, wd):
-    m, v, out = np.zeros_like(p), np.zeros_like(p), []
-    for t, g in enumerate(grads, start=1):
-        p = p * (1 - lr * wd)
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        p = p - lr / (1 - b1**t) * m / (np.sqrt(v) / np.sqrt(1 - b2**t) + eps)
-        out.append(p)
-    return out
-
-
-def trajectory(opt, params, grads):
-    state, out = opt.init(params), []
-    for g in grads:
-        params, state = opt.update(g, state, params)
-        out.append(mf.ravel(params).copy())
-    return out
-
-
-def random_grads(params, n, seed=0):
-    rng = np.random.default_rng(seed)
-    return [mf.unravel(rng.standard_normal(mf.n_params(params)), params) for _ in range(n)]
-
-
-def test_adamw_follows_torch_adamw_and_equals_adam_without_decay():
-    p = mf.init(mf.key(0), [4, 3, 2], dtype="float64")
-    grads = random_grads(p, 12)
-    ours = trajectory(mf.adamw(0.01, weight_decay=0.1), p, grads)
-    ref = torch_adamw(mf.ravel(p), [mf.ravel(g) for g in grads], 0.01, 0.9, 0.999, 1e-8, 0.1)
-    for a, b in zip(ours, ref, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
-    no_decay = trajectory(mf.adamw(0.01, weight_decay=0.0), p, grads)
-    plain = trajectory(mf.adam(0.01), p, grads)
-    assert all(np.array_equal(a, b) for a, b in zip(no_decay, plain, strict=True))
-
-
-def test_l2_penalty_is_sgd_on_the_penalised_gradient():
-    p = mf.init(mf.key(0), [4, 3, 2], dtype="float64")
-    (g,) = random_grads(p, 1)
-    (after,) = trajectory(add_l2(mf.sgd(0.1), 0.5), p, [g])
-    expected = mf.ravel(p) - 0.1 * (mf.ravel(g) + 0.5 * mf.ravel(p))
-    np.testing.assert_allclose(after, expected, rtol=1e-14)
-
-
-@given(st.floats(0.01, 10.0), st.floats(0.01, 100.0))
-@settings(max_examples=30)
-def test_clipping_bounds_the_norm_and_leaves_short_gradients_alone(max_norm, scale):
-    p = mf.init(mf.key(0), [4, 3, 2], dtype="float64")
-    (g,) = random_grads(p, 1)
-    g = mf.tree_map(lambda a: a * scale, g)
-    (after,) = trajectory(clip_by_global_norm(mf.sgd(1.0), max_norm), p, [g])
-    step = mf.ravel(p) - after
-    norm = np.linalg.norm(mf.ravel(g))
-    assert np.linalg.norm(step) <= max_norm * (1 + 1e-9)
-    if norm <= max_norm:
-        np.testing.assert_allclose(step, mf.ravel(g), rtol=1e-12)
-    else:
-        np.testing.assert_allclose(step, mf.ravel(g) * max_norm / (norm + 1e-6), rtol=1e-9)
-
-
-def test_wrappers_refuse_optimizers_without_a_rule_and_bad_values():
-    bare = mf.sgd(0.1)._replace(rule=None)
-    with pytest.raises(ValueError, match="FlatRule"):
-        add_l2(bare, 0.1)
-    with pytest.raises(ValueError, match="max_norm must be"):
-        clip_by_global_norm(mf.sgd(0.1), 0.0)
-    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
-        mf.adamw(0.1, weight_decay=-1.0)
+def test_both_engines_give_the_same_gradient_through_the_same_masks():
+    params, x, y, masks = dropped_out_problem()
+    textbook = textbook_dropout_grads(params, x, y, masks)
+    np.testing.assert_allclose(
+        fast_dropout_grads(params, x, y, masks), textbook, rtol=1e-12, atol=1e-15
+    )
+    unmasked = textbook_dropout_grads(params, x, y, None)
+    assert not np.allclose(textbook, unmasked)
 
 
 def small_problem():
@@ -132,21 +137,23 @@ def small_problem():
     return rng.integers(0, 256, (60, 4, 4), dtype=np.uint8), rng.integers(0, 3, 60)
 
 
-def test_training_with_dropout_is_deterministic_and_the_fast_loop_equals_the_plain_one():
+def test_training_with_dropout_is_deterministic_and_the_fast_engine_equals_the_textbook():
     x, y = small_problem()
     params = mf.init(mf.key(0), [16, 12, 8, 3], dtype="float64")
-    fast_state = mf.init_state(mf.key(1), params, mf.adam(0.01))
-    plain_state = mf.init_state(mf.key(1), params, mf.adam(0.01)._replace(rule=None))
-    a, _ = mf.train_epoch(fast_state, x, y, batch_size=16, dropout=0.3)
-    again, _ = mf.train_epoch(fast_state, x, y, batch_size=16, dropout=0.3)
-    b, _ = mf.train_epoch(plain_state, x, y, batch_size=16, dropout=0.3)
-    none, _ = mf.train_epoch(fast_state, x, y, batch_size=16)
+    state = mf.init_state(mf.key(1), params, mf.adam(0.01))
+    a, _ = mf.train_epoch(state, x, y, batch_size=16, dropout=0.3, engine="fast")
+    again, _ = mf.train_epoch(state, x, y, batch_size=16, dropout=0.3, engine="fast")
+    b, _ = mf.train_epoch(state, x, y, batch_size=16, dropout=0.3, engine="textbook")
+    b_again, _ = mf.train_epoch(state, x, y, batch_size=16, dropout=0.3, engine="textbook")
+    none, _ = mf.train_epoch(state, x, y, batch_size=16, engine="fast")
     assert mf.ravel(a.params).tobytes() == mf.ravel(again.params).tobytes()
+    assert mf.ravel(b.params).tobytes() == mf.ravel(b_again.params).tobytes()
     np.testing.assert_allclose(mf.ravel(a.params), mf.ravel(b.params), rtol=1e-12, atol=1e-14)
     assert not np.allclose(mf.ravel(a.params), mf.ravel(none.params))
 
 
-def test_augment_hook_gets_a_key_per_batch_and_sees_features_not_labels():
+@ENGINES
+def test_augment_hook_gets_a_key_per_batch_and_sees_features_not_labels(engine):
     x, y = small_problem()
     params = mf.init(mf.key(0), [16, 8, 3])
     calls = []
@@ -156,15 +163,32 @@ def test_augment_hook_gets_a_key_per_batch_and_sees_features_not_labels():
         return batch
 
     state = mf.init_state(mf.key(1), params, mf.sgd(0.1))
-    hooked, _ = mf.train_epoch(state, x, y, batch_size=16, augment=identity)
-    plain, _ = mf.train_epoch(state, x, y, batch_size=16)
+    hooked, _ = mf.train_epoch(state, x, y, batch_size=16, augment=identity, engine=engine)
+    plain, _ = mf.train_epoch(state, x, y, batch_size=16, engine=engine)
     assert mf.ravel(hooked.params).tobytes() == mf.ravel(plain.params).tobytes()
     assert [shape for _, shape, _ in calls] == [(16, 16)] * 3 + [(12, 16)]
     assert all(dtype == np.float32 for _, _, dtype in calls)
     assert len({k for k, _, _ in calls}) == 4
 
 
-def test_augmentation_changes_training_deterministically():
+def test_both_engines_hand_the_augmentation_the_same_keys():
+    x, y = small_problem()
+    state = mf.init_state(mf.key(1), mf.init(mf.key(0), [16, 8, 3]), mf.sgd(0.1))
+    seen = {"textbook": [], "fast": []}
+    for engine, keys in seen.items():
+        mf.train_epoch(
+            state,
+            x,
+            y,
+            batch_size=16,
+            engine=engine,
+            augment=lambda k, b, keys=keys: keys.append(k) or b,
+        )
+    assert seen["textbook"] == seen["fast"] and len(seen["fast"]) == 4
+
+
+@ENGINES
+def test_augmentation_changes_training_deterministically(engine):
     x, y = small_problem()
     state = mf.init_state(mf.key(1), mf.init(mf.key(0), [16, 8, 3]), mf.sgd(0.1))
 
@@ -173,18 +197,19 @@ def test_augmentation_changes_training_deterministically():
             batch.dtype
         )
 
-    a, _ = mf.train_epoch(state, x, y, batch_size=16, augment=jitter)
-    b, _ = mf.train_epoch(state, x, y, batch_size=16, augment=jitter)
-    plain, _ = mf.train_epoch(state, x, y, batch_size=16)
+    a, _ = mf.train_epoch(state, x, y, batch_size=16, augment=jitter, engine=engine)
+    b, _ = mf.train_epoch(state, x, y, batch_size=16, augment=jitter, engine=engine)
+    plain, _ = mf.train_epoch(state, x, y, batch_size=16, engine=engine)
     assert mf.ravel(a.params).tobytes() == mf.ravel(b.params).tobytes()
     assert mf.ravel(a.params).tobytes() != mf.ravel(plain.params).tobytes()
 
 
-def test_label_smoothing_trains_differently_and_refuses_bad_values():
+@ENGINES
+def test_label_smoothing_trains_differently_and_refuses_bad_values(engine):
     x, y = small_problem()
     state = mf.init_state(mf.key(1), mf.init(mf.key(0), [16, 8, 3]), mf.sgd(0.1))
-    smooth, _ = mf.train_epoch(state, x, y, batch_size=16, label_smoothing=0.1)
-    plain, _ = mf.train_epoch(state, x, y, batch_size=16)
+    smooth, _ = mf.train_epoch(state, x, y, batch_size=16, label_smoothing=0.1, engine=engine)
+    plain, _ = mf.train_epoch(state, x, y, batch_size=16, engine=engine)
     assert mf.ravel(smooth.params).tobytes() != mf.ravel(plain.params).tobytes()
     with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\)"):
-        mf.train_epoch(state, x, y, label_smoothing=1.0)
+        mf.train_epoch(state, x, y, label_smoothing=1.0, engine=engine)

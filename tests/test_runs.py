@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 import mlp_functional as mf
-from mlp_functional.checkpoint import CheckpointError, save_params
 from mlp_functional.runs import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -24,6 +23,7 @@ from mlp_functional.runs import (
     read_json,
     write_json,
 )
+from mlp_functional.runs.checkpoint import save_params
 
 
 def _run(folder: Path, sizes=(784, 8, 10)) -> Path:
@@ -55,9 +55,9 @@ def test_metrics_are_none_until_training_finishes(tmp_path: Path) -> None:
         (lambda f: (f / CONFIG_FILE).unlink(), RunError, "no config.json"),
         (lambda f: (f / MODEL_FILE).unlink(), RunError, "has no model.safetensors"),
         (lambda f: (f / CONFIG_FILE).write_text("{"), RunError, "not valid JSON"),
-        (lambda f: (f / CONFIG_FILE).write_text("[1]"), RunError, "expected a JSON object"),
-        (lambda f: (f / HISTORY_FILE).write_text('{"a": 1}'), RunError, "list of epoch records"),
-        (lambda f: (f / MODEL_FILE).write_bytes(b"junk"), CheckpointError, "damaged"),
+        (lambda f: (f / CONFIG_FILE).write_text("[1]"), RunError, "contents must be an object"),
+        (lambda f: (f / HISTORY_FILE).write_text('{"a": 1}'), RunError, "contents must be a list"),
+        (lambda f: (f / MODEL_FILE).write_bytes(b"junk"), RunError, "damaged"),
         (
             lambda f: write_json(f / CONFIG_FILE, {"model": {"sizes": [784, 9, 10]}}),
             RunError,

@@ -1,11 +1,13 @@
 import itertools
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import mlp_functional as mf
+from mlp_functional.train import learning_rate_of
 
 
 def test_constant_and_step_decay():
@@ -60,5 +62,20 @@ def test_bad_schedule_arguments_are_refused(build):
 
 def test_every_optimizer_accepts_a_schedule():
     s = mf.cosine(0.1, total_steps=10)
-    for make in (mf.sgd, mf.momentum, mf.adam):
-        assert math.isclose(make(s).rule.learning_rate(5), s(5))
+    for make in (mf.sgd, mf.momentum, mf.adam, mf.adamw):
+        opt = make(s)
+        assert math.isclose(learning_rate_of(opt, 5), s(5))
+        lr_specs = [part for part in opt.spec.parts or (opt.spec,) if "lr" in part.hyper]
+        assert [spec.hyper["lr"] for spec in lr_specs] == [s]
+
+
+def test_optimizers_step_by_their_schedule():
+    params = mf.init(mf.key(0), [2, 1], dtype="float64")
+    ones = mf.tree_map(np.ones_like, params)
+    s = mf.step_decay(1.0, every=2, factor=0.5)
+    opt = mf.sgd(s)
+    state, moved = opt.init(params), []
+    for _ in range(5):
+        updates, state = opt.update(ones, state, params)
+        moved.append(-float(mf.ravel(updates)[0]))
+    assert moved == [s(t) for t in range(5)] == [1.0, 1.0, 0.5, 0.5, 0.25]

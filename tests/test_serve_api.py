@@ -22,10 +22,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlp_functional as mf
+from mlp_functional.bench.loadtest import Case, load_test, standard_cases
+from mlp_functional.cli import serve as command
 from mlp_functional.imaging import to_mnist
-from mlp_functional.serve import api, command
+from mlp_functional.serve import api
 from mlp_functional.serve.api import MAX_BODY, PNG_PREFIX, handle, make_app
-from mlp_functional.serve.loadtest import Case, load_test, standard_cases
 from mlp_functional.serve.server import running
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -69,9 +70,12 @@ def raw(url: str, data: bytes) -> bytes:
     return b"".join(chunks)
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 def post(url: str, payload) -> tuple[int, dict]:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    status, _, data = request(url, "POST", "/api/predict", body)
+    status, _, data = request(url, "POST", "/api/predict", body, JSON)
     return status, json.loads(data)
 
 
@@ -157,12 +161,12 @@ def test_only_the_shipped_files_are_served(url, path):
 
 def test_traversal_through_a_raw_socket_is_refused_too(url):
     for target in (b"/../api.py", b"/..\\api.py", b"http://127.0.0.1/../api.py", b"api.py"):
-        answer = raw(url, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = raw(url, b"GET " + target + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 404"), answer[:80]
 
 
 def _bad_requests() -> list[tuple[bytes, str]]:
-    ok = [0.0] * 784
+    ok = [0.5] * 784
     return [
         (b'{"pixels": [0.5, ', "not valid JSON"),
         (b"", "not valid JSON"),
@@ -212,25 +216,33 @@ def test_drawings_with_no_ink_or_too_many_pixels_get_400(url):
 
 
 def test_bodies_over_the_limit_get_413_and_the_server_goes_on(url):
-    status, _, body = request(url, "POST", "/api/predict", b" " * (MAX_BODY + 1))
+    status, _, body = request(url, "POST", "/api/predict", b" " * (MAX_BODY + 1), JSON)
     assert status == 413 and "over the limit" in json.loads(body)["error"]
     # a huge announced body is not even read: the answer comes at once
-    huge = f"POST /api/predict HTTP/1.1\r\nContent-Length: {10**12}\r\n\r\n{{".encode()
+    huge = (
+        f"POST /api/predict HTTP/1.1\r\nContent-Length: {10**12}\r\n"
+        "Content-Type: application/json\r\n\r\n{"
+    ).encode()
     assert raw(url, huge).startswith(b"HTTP/1.1 413")
     assert request(url, "GET", "/api/model")[0] == 200
 
 
 def test_broken_http_gets_a_json_error(url):
+    CT = b"Content-Type: application/json\r\n"
     cases = [
-        (b"POST /api/predict HTTP/1.1\r\nHost: x\r\n\r\n", b"411"),
-        (b"POST /api/predict HTTP/1.1\r\nContent-Length: abc\r\n\r\n", b"400"),
-        (b"POST /api/predict HTTP/1.1\r\nContent-Length: -5\r\n\r\n", b"400"),
-        (b"POST /api/predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", b"411"),
+        (b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\n" + CT + b"\r\n", b"411"),
+        (b"POST /api/predict HTTP/1.1\r\nContent-Length: abc\r\n" + CT + b"\r\n", b"400"),
+        (b"POST /api/predict HTTP/1.1\r\nContent-Length: -5\r\n" + CT + b"\r\n", b"400"),
+        (b"POST /api/predict HTTP/1.1\r\nContent-Length: 5_0\r\n" + CT + b"\r\n", b"400"),
+        (
+            b"POST /api/predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n" + CT + b"\r\n0\r\n\r\n",
+            b"411",
+        ),
         (b"GARBAGE\r\n\r\n", b"400"),
         (b"GET / HTTP/9.9\r\n\r\n", b"505"),
         (b"BREW /pot HTTP/1.1\r\n\r\n", b"501"),
         (b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n", b"414"),
-        (b'POST /api/predict HTTP/1.1\r\nContent-Length: 100\r\n\r\n{"pix', b""),  # hangs up
+        (b"POST /api/predict HTTP/1.1\r\nContent-Length: 100\r\n" + CT + b'\r\n{"pix', b""),
     ]
     for data, code in cases:
         answer = raw(url, data)
@@ -246,7 +258,7 @@ def test_broken_http_gets_a_json_error(url):
 def test_wrong_methods_and_unknown_api_paths(url):
     status, headers, _ = request(url, "GET", "/api/predict")
     assert status == 405 and headers["Allow"] == "POST"
-    assert request(url, "POST", "/api/model", b"{}")[0] == 405
+    assert request(url, "POST", "/api/model", b"{}", JSON)[0] == 405
     assert request(url, "PUT", "/", b"x")[0] == 405
     assert request(url, "DELETE", "/api/predict")[0] == 405
     assert request(url, "GET", "/api/nope")[0] == 404
@@ -257,7 +269,7 @@ def test_keep_alive_connections_serve_several_requests(url):
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
         for _ in range(3):
-            conn.request("POST", "/api/predict", json.dumps({"pixels": [0.0] * 784}))
+            conn.request("POST", "/api/predict", json.dumps({"pixels": [0.5] * 784}), JSON)
             r = conn.getresponse()
             assert r.status == 200 and len(json.loads(r.read())["probabilities"]) == 10
     finally:
@@ -294,7 +306,7 @@ def test_png_without_pillow_gets_501_naming_the_extra_and_floats_still_work(url,
     monkeypatch.setitem(sys.modules, "PIL", None)
     status, answer = post(url, {"image": drawing})
     assert status == 501 and "pip install 'mlp-functional[images]'" in answer["error"]
-    assert post(url, {"pixels": [0.0] * 784})[0] == 200
+    assert post(url, {"pixels": [0.5] * 784})[0] == 200
     assert make_app(mf.init(mf.key(0), [784, 10]), static={}).card["png"] is False
 
 
@@ -415,8 +427,8 @@ def test_load_test_reports_wrong_answers(trained):
 
 
 def make_run(folder: Path, params: mf.Params) -> Path:
-    from mlp_functional.checkpoint import save_params
     from mlp_functional.runs import write_json
+    from mlp_functional.runs.checkpoint import save_params
 
     folder.mkdir(parents=True, exist_ok=True)
     config = {**CONFIG, "model": {"sizes": list(params.sizes), "activation": "relu"}}
@@ -463,7 +475,7 @@ def test_serve_warns_when_listening_beyond_this_machine(tmp_path, monkeypatch, c
     class NoServer:  # binds nothing: the test must not open a port to the network
         url = "http://0.0.0.0:8000/"
 
-        def __init__(self, app, host, port):
+        def __init__(self, app, host, port, allow_hosts):
             self.app = app
 
         def __enter__(self):

@@ -106,14 +106,9 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
     >>> hidden_sizes("none"), hidden_sizes("64")
     ((), (64,))
     """
-    if text.strip().lower() in ("", "none"):
-        return ()
-    widths = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part.isdigit() or int(part) < 1:
-            raise argparse.ArgumentTypeError(
-                f"expected comma-separated positive widths such as 256,128, got {text!r}"
-            )
-        widths.append(int(part))
-    return tuple(widths)
+    from ..runs.settings import SPECS
+
+    try:
+        return tuple(SPECS["hidden"].parse(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..runs.recipes import OPTIMIZERS
 from .argtypes import hidden_sizes, positive_int
 
 __all__ = [
@@ -41,7 +42,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("bench", help=HELP, description=HELP + ".")
     p.add_argument("--hidden", type=hidden_sizes, default=(256, 128), metavar="W1,W2")
     p.add_argument("--batch-size", type=positive_int, default=128)
-    p.add_argument("--optimizer", choices=("sgd", "momentum", "adam"), default="adam")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     p.add_argument("--repeats", type=positive_int, default=5, help="rounds, alternating")
     p.add_argument("--compare", action="store_true", help="also time scikit-learn, PyTorch and JAX")
     p.add_argument(
@@ -127,10 +128,11 @@ def run(args: argparse.Namespace) -> int:
     """Measure and print the table."""
     import numpy as np
 
-    from ..bench import run_bench
+    from ..bench.epoch import run_bench
+    from ..bench.peers import PEERS, PeerMissingError, time_peer
     from ..data import load
-    from ..peers import PEERS, PeerMissingError, time_peer
-    from ..recipes import DEFAULT_LR, Recipe, make_optimizer
+    from ..runs.recipes import DEFAULT_LR, make_optimizer
+    from ..runs.settings import Settings
 
     dataset = load("mnist", data_dir=args.data_dir)
     images, labels = dataset.train.images, dataset.train.labels.astype(np.int64)
@@ -141,8 +143,8 @@ def run(args: argparse.Namespace) -> int:
                 peers[name] = time_peer(name, args.hidden, args.batch_size, args.data_dir)
             except PeerMissingError as missing:
                 print(f"{name}: skipped, {missing}", file=sys.stderr)
-    recipe = Recipe(optimizer=args.optimizer, lr=DEFAULT_LR[args.optimizer])
-    optimizer = make_optimizer(recipe, steps_per_epoch=1)
+    settings = Settings(optimizer=args.optimizer, lr=DEFAULT_LR[args.optimizer])
+    optimizer = make_optimizer(settings, steps_per_epoch=1)
     result = run_bench(
         images,
         labels,

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NoReturn
 
 __all__ = [
@@ -35,15 +37,17 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 #: Optional dependency (top-level module) -> the extra that installs it.
-EXTRAS = {
-    "matplotlib": "plot",
-    "PIL": "images",
-    "sklearn": "compare",
-    "playwright": "browser",
-    "numba": "fast",
-    "jax": "jax",
-    "optax": "jax",
-}
+EXTRAS: Mapping[str, str] = MappingProxyType(
+    {
+        "matplotlib": "plot",
+        "PIL": "images",
+        "sklearn": "compare",
+        "playwright": "browser",
+        "numba": "fast",
+        "jax": "jax",
+        "optax": "jax",
+    }
+)
 
 
 class CliError(Exception):
@@ -63,12 +67,14 @@ class Parser(argparse.ArgumentParser):
 
 
 def _known() -> tuple[type[BaseException], ...]:
-    from ..checkpoint import CheckpointError
     from ..data.errors import DataError
     from ..runs import RunError
+    from ..runs.checkpoint import CheckpointError
+    from ..runs.commit import CommitError
     from ..train import DivergenceError
 
-    return (CliError, DataError, CheckpointError, RunError, DivergenceError, ValueError)
+    known = (CliError, DataError, CheckpointError, CommitError, RunError, DivergenceError)
+    return (*known, ValueError)
 
 
 def _one_line(text: str) -> str:

@@ -12,9 +12,10 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from ..data.registry import DATASETS
 from .argtypes import positive_int
 
-__all__ = ["add_parser", "class_names", "format_table", "run"]
+__all__ = ["add_parser", "format_table", "run", "run_dataset"]
 
 HELP = "measure a trained model on the test set: accuracy, per-class scores, mistakes"
 
@@ -25,7 +26,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `train`")
     p.add_argument(
         "--dataset",
-        choices=("mnist", "fashion-mnist"),
+        choices=tuple(DATASETS),
         help="test set to use (default: the run's own)",
     )
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's four files")
@@ -50,29 +51,36 @@ def format_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     )
 
 
-def class_names(config: dict[str, Any], classes: int) -> list[str]:
-    """The run's class names, or the label numbers when the config lacks them.
+def run_dataset(
+    config: dict[str, Any], dataset: str | None = None, data_dir: str | None = None
+) -> Any:
+    """The data a run was trained on, read again: its own file or folder when the config
+    records one (``data.source``, checked unchanged), else the built-in dataset by name.
 
-    >>> class_names({}, 3)
-    ['0', '1', '2']
+    Args:
+      config: the run's ``config.json``.
+      dataset: a built-in dataset's name to use instead (``--dataset``).
+      data_dir: the folder holding a built-in dataset's files (``--data-dir``).
     """
-    names = (config.get("data") or {}).get("classes")
-    if isinstance(names, list) and len(names) == classes:
-        return [str(n) for n in names]
-    return [str(i) for i in range(classes)]
+    from ..data import load, load_recorded
+
+    data = config.get("data") or {}
+    if dataset is None and data.get("source"):
+        return load_recorded(data["source"])
+    name = dataset or data.get("name") or "mnist"
+    return load(name, data_dir=data_dir or (config.get("settings") or {}).get("data_dir"))
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the test accuracy, per-class scores, the confusion matrix and top mistakes."""
-    from ..data import load
+    from ..engines import predict_proba
+    from ..inputs import class_names
     from ..metrics import confident_mistakes, confusion_matrix, per_class, percent
-    from ..predict import predict_proba
     from ..runs import load_run
 
     run_ = load_run(args.run_dir)
-    name = args.dataset or (run_.config.get("data") or {}).get("name") or "mnist"
-    data_dir = args.data_dir or (run_.config.get("settings") or {}).get("data_dir")
-    dataset = load(name, data_dir=data_dir)
+    dataset = run_dataset(run_.config, args.dataset, args.data_dir)
+    name = dataset.name
     test = dataset.test
     classes = run_.params.sizes[-1]
     names = class_names({"data": {"classes": list(dataset.classes)}}, classes)
@@ -100,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(["class", "precision %", "recall %", "F1 %", "support"], rows))
     print()
     print("Confusion matrix (rows: true label, columns: predicted label)")
-    header = ["true\\pred", *(str(c) for c in range(classes))]
-    print(format_table(header, [[str(c), *cm[c].tolist()] for c in range(classes)]))
+    header = ["true\\pred", *names]
+    print(format_table(header, [[names[c], *cm[c].tolist()] for c in range(classes)]))
     mistakes = confident_mistakes(probs, test.labels, args.top)
     print()
     print(f"Most confident mistakes ({len(mistakes)} of {len(predicted) - correct})")

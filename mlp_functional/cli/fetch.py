@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..data.registry import DATASETS
+
 __all__ = ["add_parser", "local_source", "run"]
 
 HELP = "download a dataset (or import verified files from a folder) into the cache"
@@ -21,7 +23,7 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("fetch", help=HELP, description=HELP + ".")
     p.add_argument(
         "--dataset",
-        choices=("mnist", "fashion-mnist"),
+        choices=tuple(DATASETS),
         default="mnist",
         help="which dataset (default mnist)",
     )
@@ -50,10 +52,13 @@ def local_source(name: str) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     """Fetch the dataset into the cache and say where it is."""
-    from ..data import fetch, get_spec
+    from ..data import DownloadOptions, fetch, get_spec
+    from .progress import download_bar
 
     source = args.source or local_source(args.dataset)
-    folder = fetch(args.dataset, source_dir=source)
+    folder = fetch(
+        args.dataset, source_dir=source, download_options=DownloadOptions(progress=download_bar)
+    )
     count = len(get_spec(args.dataset).files)
     how = f"copied from {source}" if source else "verified"
     print(f"{args.dataset}: {count} files {how} in {folder}")

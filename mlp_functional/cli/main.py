@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
+from typing import TextIO
 
-from ..serve import command as serve
-from . import bench, evaluate, fetch, predict, report, train
+from . import bench, evaluate, fetch, predict, report, serve, train
 from .argtypes import positive_int
 from .errors import EXIT_INTERRUPTED, PROG, Parser, UsageError, fail
 
 __all__ = ["build_parser", "main"]
 
 COMMANDS = (train, evaluate, predict, fetch, report, serve, bench)
+#: 128 + SIGPIPE: what a Unix tool killed by a closed pipe reports.
+EXIT_BROKEN_PIPE = 141
 
 
 def _version() -> str:
@@ -67,12 +71,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Warnings as one line, ``mlp-functional: warning: <message>`` (no source line)."""
+    text = " ".join(str(message).split())
+    print(f"{PROG}: warning: {text}", file=file or sys.stderr)
+
+
+def _quiet_broken_pipe() -> int:
+    """A reader closed our stdout (``| head -1``): stop quietly, as Unix tools do."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the final flush cannot fail again
+    return EXIT_BROKEN_PIPE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage, 130 Ctrl-C)."""
+    """Run the command line; returns the exit status (0 ok, 1 failure, 2 usage, 130 Ctrl-C,
+    141 when the reader of stdout went away)."""
     args = build_parser().parse_args(argv)
     try:
-        with _blas_threads(args.threads):
+        with _blas_threads(args.threads), warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
             return int(args.run(args))
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

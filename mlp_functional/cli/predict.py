@@ -1,14 +1,24 @@
-"""``mlp-functional predict RUN_DIR IMAGE...``: read digits from image files or arrays.
+"""``mlp-functional predict RUN_DIR FILE...``: the classes of images, arrays or table rows.
 
-PNG/JPEG files are brought to MNIST's form first (:func:`mlp_functional.imaging.to_mnist`:
-grayscale, inverted if the background is light, cropped, scaled to 20 px, centred by
-mass). ``.npy`` files are read without pickle: an array already in MNIST's form,
-``(28, 28)``, ``(N, 28, 28)``, ``(784,)`` or ``(N, 784)``, uint8 pixels or floats in
-[0, 1], is used as it is; any other 2-D array is treated as a picture.
+What a file is read as depends on the file and on the data the run was trained on:
 
->>> import numpy as np
->>> [name for name, _ in as_batch("a.npy", np.zeros((2, 784), np.uint8))]
-['a.npy[0]', 'a.npy[1]']
+- a ``.csv`` (``.tsv``, ``.txt``) file: rows of features, one example per row, with the
+  training data's columns minus the label column (read by
+  :func:`mlp_functional.data.read_csv` with ``labels=False``);
+- for a run on MNIST-like data (28x28 grayscale images, or rows of their 784 pixels):
+  PNG/JPEG files brought to MNIST's form (:func:`mlp_functional.imaging.to_mnist`:
+  grayscale, inverted if the background is light, cropped, scaled to 20 px, centred by
+  mass), and ``.npy`` arrays read without pickle, by :mod:`mlp_functional.inputs`, the
+  path ``serve`` shares;
+- for a run on another image folder: image files prepared exactly as its training images
+  were (:func:`mlp_functional.data.decode_example` with the recorded options: grayscale or
+  colour, resized to the recorded size).
+
+>>> import argparse
+>>> sub = argparse.ArgumentParser().add_subparsers()
+>>> add_parser(sub)
+>>> sub.choices["predict"].parse_args(["runs/demo", "a.png", "--top", "2"]).top
+2
 """
 
 from __future__ import annotations
@@ -16,109 +26,129 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .argtypes import positive_int
-from .errors import CliError
 
-__all__ = ["add_parser", "as_batch", "read_input", "run"]
+if TYPE_CHECKING:
+    from ..data import Source
 
-HELP = "predict the digits in PNG/JPEG images or .npy arrays with a trained model"
-SIDE = 28
-NPY_MAGIC = b"\x93NUMPY"
+__all__ = ["add_parser", "run"]
+
+HELP = "predict the classes of images, .npy arrays or CSV rows with a trained model"
 
 
 def add_parser(sub: Any) -> None:
     """Register ``predict`` with the subcommand parsers."""
     p = sub.add_parser("predict", help=HELP, description=HELP + ".")
     p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `train`")
-    p.add_argument("images", metavar="IMAGE", nargs="+", help="PNG/JPEG files or .npy arrays")
+    p.add_argument(
+        "images",
+        metavar="FILE",
+        nargs="+",
+        help="PNG/JPEG images, .npy arrays (28x28 runs), or CSV files of feature rows",
+    )
     p.add_argument(
         "--top", type=positive_int, default=3, metavar="K", help="classes to list (default 3)"
     )
     p.set_defaults(run=run)
 
 
-def _pixels(name: str, a: np.ndarray) -> np.ndarray:
-    """MNIST-form pixels as uint8, or floats checked to lie in [0, 1]."""
-    if a.dtype == np.uint8:
-        return a
-    if a.dtype.kind == "f":
-        if not np.isfinite(a).all():
-            raise CliError(f"{name}: holds NaN or infinity; save finite pixel values")
-        if a.size and (a.min() < 0 or a.max() > 1):
-            raise CliError(
-                f"{name}: float pixels must lie in [0, 1], got [{a.min():g}, {a.max():g}]; "
-                "divide 0-255 values by 255 or save uint8"
-            )
-        return a.astype(np.float32)
-    raise CliError(f"{name}: pixels of dtype {a.dtype}; save uint8 (0-255) or floats in [0, 1]")
+def _on_training_scale(x: np.ndarray, trained: str) -> np.ndarray:
+    """Feature rows brought to the training data's form: the network divides uint8 rows by
+    255, so float rows of a run trained on uint8 rows are divided here, and uint8 rows of a
+    run trained on floats are used as numbers."""
+    if trained == "uint8" and x.dtype != np.uint8:
+        return x.astype(np.float32) / np.float32(255)
+    if trained != "uint8" and x.dtype == np.uint8:
+        return x.astype(np.float32)
+    return x
 
 
-def _to_mnist(name: str, image: np.ndarray) -> np.ndarray:
-    from ..imaging import ImageError, to_mnist
+def _table_rows(path: str, width: int, trained: str) -> list[tuple[str, np.ndarray]]:
+    from ..data import read_csv
+    from ..inputs import InputError
 
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file; check the path")
+    rows = read_csv(path, labels=False).features
+    if rows.shape[1] != width:
+        raise InputError(
+            f"{path}: rows of {rows.shape[1]} features, the model reads {width}; give the "
+            "training data's feature columns, without the label column"
+        )
+    rows = _on_training_scale(rows, trained)
+    return [(f"{path}[{i}]", row) for i, row in enumerate(rows)]
+
+
+def _image(path: str, source: Source) -> list[tuple[str, np.ndarray]]:
+    """One image file, prepared like the run's training images."""
+    from ..data import DataFormatError, decode_example, describe_examples
+    from ..imaging import ImageError, read_regular_file
+    from ..inputs import InputError
+
+    options, shape = source.options, source.shape[1:]
     try:
-        return to_mnist(image).reshape(-1)
-    except ImageError as e:
-        raise CliError(f"{name}: {e}") from None
-
-
-def as_batch(name: str, a: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """Named ``(784,)`` rows from an array read from ``name``."""
-    if a.shape in ((SIDE, SIDE), (SIDE * SIDE,)):
-        return [(name, _pixels(name, a).reshape(-1))]
-    if (a.ndim == 3 and a.shape[1:] == (SIDE, SIDE)) or (a.ndim == 2 and a.shape[1] == SIDE**2):
-        rows = _pixels(name, a).reshape(len(a), -1)
-        return [(f"{name}[{i}]", row) for i, row in enumerate(rows)]
-    if a.ndim in (2, 3) and min(a.shape[:2]) > 1:
-        return [(name, _to_mnist(name, a))]
-    raise CliError(
-        f"{name}: array of shape {a.shape} is not a digit; save (28, 28), (N, 28, 28), "
-        "(N, 784) or a picture (height, width)"
-    )
-
-
-def read_input(path: str) -> list[tuple[str, np.ndarray]]:
-    """The named MNIST-form rows in one input file."""
-    from ..imaging import load_image
-
-    if Path(path).suffix.lower() != ".npy":  # PNG, JPEG or anything else Pillow reads
-        return [(path, _to_mnist(path, load_image(path)))]
-    try:
-        with open(path, "rb") as f:
-            if f.read(len(NPY_MAGIC)) != NPY_MAGIC:
-                raise CliError(f"{path}: not a .npy file; save the array with numpy.save")
-            f.seek(0)
-            array = np.load(f, allow_pickle=False)
+        image = decode_example(
+            read_regular_file(path, name=path), color=options.color, image_size=options.image_size
+        )
+    except (ImageError, DataFormatError) as e:
+        raise InputError(f"{path}: {e}; give a PNG or JPEG image") from None
     except FileNotFoundError:
-        raise CliError(f"{path}: no such file; check the path") from None
-    except (ValueError, OSError, EOFError) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise CliError(
-            f"{path}: not a readable .npy array ({reason}); save it with numpy.save"
-        ) from None
-    if not isinstance(array, np.ndarray):
-        raise CliError(f"{path}: holds several arrays; save one array with numpy.save")
-    return as_batch(os.fspath(path), array)
+        raise InputError(f"{path}: no such file; check the path") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot be read ({e.strerror or e}); check the path") from None
+    if image.shape != shape:
+        size = "x".join(map(str, shape[:2]))
+        raise InputError(
+            f"{path}: a {describe_examples(image.shape).replace('images', 'image')}, the run "
+            f"was trained on {describe_examples(shape)}; resize it to {size} (height x width)"
+        )
+    return [(path, image)]
+
+
+def _read(
+    path: str, source: Source | None, width: int, trained: str
+) -> list[tuple[str, np.ndarray]]:
+    """The named examples in one input file, as the run's training examples were."""
+    from ..data import describe_examples, mnist_like
+    from ..data.own import TABLE_SUFFIXES
+    from ..inputs import InputError, read_input
+
+    if Path(path).suffix.lower() in TABLE_SUFFIXES:
+        return _table_rows(path, width, trained)
+    if source is None or mnist_like(source.shape[1:]):
+        return read_input(path)
+    if len(source.shape) == 2:
+        raise InputError(
+            f"{path}: the run was trained on {describe_examples(source.shape[1:])} "
+            f"({source.path}); give a CSV file of feature rows"
+        )
+    if Path(path).suffix.lower() == ".npy":
+        raise InputError(
+            f"{path}: .npy arrays are read for runs on 28x28 grayscale images only; give "
+            "image files (PNG or JPEG)"
+        )
+    return _image(path, source)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print, per input, the predicted class, its probability and the top classes."""
-    from ..features import to_features
-    from ..predict import predict_proba
-    from ..runs import load_run
-    from .evaluate import class_names
+    from ..inputs import check_model, class_names, read
+    from ..runs import MODEL_FILE, data_source, load_run
 
     run_ = load_run(args.run_dir)
-    if run_.params.sizes[0] != SIDE * SIDE:
-        raise CliError(f"{args.run_dir}: the model reads {run_.params.sizes[0]} inputs, not 784")
-    inputs = [item for path in args.images for item in read_input(path)]
+    model = f"{args.run_dir}/{MODEL_FILE}"
+    check_model(run_.params, model)
+    source = data_source(run_.config, f"{args.run_dir}/config.json")
+    width = run_.params.sizes[0]
+    trained = str((run_.config.get("data") or {}).get("dtype", "uint8"))
+    inputs = [item for path in args.images for item in _read(path, source, width, trained)]
+    _check_width(inputs, width, model)
     names = class_names(run_.config, run_.params.sizes[-1])
-    batch = np.concatenate([to_features(row[None]) for _, row in inputs])
-    probs = predict_proba(run_.params, batch)
+    probs = read(run_.params, [row for _, row in inputs], name=model).probabilities
     top = min(args.top, probs.shape[1])
     for (name, _), p in zip(inputs, probs, strict=True):
         order = np.argsort(-p, kind="stable")[:top]
@@ -126,3 +156,16 @@ def run(args: argparse.Namespace) -> int:
         ranked = ", ".join(f"{names[c]} {100 * p[c]:.1f}%" for c in order)
         print(f"{name}: {names[best]} ({100 * p[best]:.1f}%)  top {top}: {ranked}")
     return 0
+
+
+def _check_width(inputs: list[tuple[str, np.ndarray]], width: int, model: str) -> None:
+    """Refuse an input of another size than the model reads (a 28x28 picture given to a
+    model trained on other data), naming the first such input."""
+    from ..inputs import InputError
+
+    for name, row in inputs:
+        if row.size != width:
+            raise InputError(
+                f"{name}: gives {row.size} inputs, {model} reads {width}; predict needs "
+                "inputs like the run's training data"
+            )

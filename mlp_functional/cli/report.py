@@ -27,6 +27,8 @@ FIGURES = (
 )
 SAMPLES = 40
 MISTAKES = 32
+#: The figures that show the data's images, left out for tables of features.
+IMAGE_FIGURES = ("samples.png", "mistakes.png", "weights.png")
 
 
 def add_parser(sub: Any) -> None:
@@ -106,19 +108,18 @@ def _numbers(run: Any, test_accuracy: float) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Write the figures and index.html; print where."""
-    from .. import plots
-    from ..checkpoint import write_atomic
-    from ..data import load
+    from ..engines import predict_proba
+    from ..inputs import class_names
     from ..metrics import confident_mistakes, confusion_matrix
-    from ..predict import predict_proba
-    from ..runs import load_run
-    from .evaluate import class_names
+    from ..runs import load_run, plots
+    from ..runs.checkpoint import write_atomic
+    from .evaluate import run_dataset
 
     plots.require_matplotlib()  # before any work
     run_ = load_run(args.run_dir)
     data = run_.config.get("data") or {}
-    data_dir = args.data_dir or (run_.config.get("settings") or {}).get("data_dir")
-    test = load(data.get("name", "mnist"), data_dir=data_dir).test
+    dataset = run_dataset(run_.config, data_dir=args.data_dir)
+    test = dataset.test
     names = class_names(run_.config, run_.params.sizes[-1])
     probs = predict_proba(run_.params, test.images)
     predicted = probs.argmax(axis=1)
@@ -142,14 +143,42 @@ def run(args: argparse.Namespace) -> int:
             names,
             title=f"Misclassified test {things} (most confident first)",
         ),
-        "weights.png": lambda: plots.first_layer_weights(run_.params),
+        "weights.png": lambda: plots.first_layer_weights(
+            run_.params, image_shape=test.images.shape[1:3]
+        ),
     }
+    shown, note = _shown(dataset.kind, test.images.shape[1:])
     out = Path(args.out) if args.out else Path(args.run_dir) / "report"
     out.mkdir(parents=True, exist_ok=True)
-    for name, _ in FIGURES:
+    for name, _ in shown:
         write_atomic(out / name, plots.png_bytes(figures[name]()))
     accuracy = float(cm.trace()) / max(int(cm.sum()), 1)
-    page = index_html(f"Run {Path(args.run_dir).name}", _numbers(run_, accuracy), FIGURES)
+    page = index_html(f"Run {Path(args.run_dir).name}", _numbers(run_, accuracy), shown)
     write_atomic(out / "index.html", page.encode("utf-8"))
-    print(f"report written to {out / 'index.html'} ({len(FIGURES)} figures)")
+    if note:
+        print(f"note: {note}")
+    print(f"report written to {out / 'index.html'} ({len(shown)} figures)")
     return 0
+
+
+def _shown(
+    kind: str, example_shape: tuple[int, ...]
+) -> tuple[tuple[tuple[str, str], ...], str | None]:
+    """The figures the data allow, and a note on those left out: the image grids need
+    images, the first-layer weights grayscale images.
+
+    >>> shown, note = _shown("table", (64,))
+    >>> [name for name, _ in shown], note.split(":")[1]
+    (['curves.png', 'confusion.png'], ' the data are a table of features, not images')
+    >>> len(_shown("images", (28, 28))[0]), len(_shown("images", (32, 32, 3))[0])
+    (5, 4)
+    """
+    left: tuple[str, ...]
+    if kind != "images":
+        left = IMAGE_FIGURES
+        reason = "the data are a table of features, not images"
+    elif len(example_shape) != 2:
+        left, reason = ("weights.png",), "colour images have no one weight image per unit"
+    else:
+        return FIGURES, None
+    return tuple(f for f in FIGURES if f[0] not in left), f"no {', '.join(left)}: {reason}"

@@ -23,7 +23,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_file"]
+__all__ = ["STALE_PART_SECONDS", "atomic_file", "remove_stale_parts"]
+
+#: A temporary ``.part`` file untouched this long belongs to a write that was killed: a
+#: live write touches its file far more often. (Younger ones may be another process's.)
+STALE_PART_SECONDS = 600
 
 
 @contextlib.contextmanager
@@ -41,6 +45,7 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[tuple[BinaryIO, Path]]
       ``(file, temp_path)``: a binary file open for writing and its (hidden) path.
     """
     dest = Path(path)
+    remove_stale_parts(dest.parent)
     fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     tmp = Path(name)
     try:
@@ -58,6 +63,31 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[tuple[BinaryIO, Path]]
             tmp.unlink()
         raise
     _fsync_dir(dest.parent)
+
+
+def remove_stale_parts(folder: Path, max_age: float = STALE_PART_SECONDS) -> list[str]:
+    """Delete the hidden ``.*.part`` files in ``folder`` older than ``max_age`` seconds,
+    left there by writes that were killed; returns their names.
+
+    >>> import tempfile, pathlib, os
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     old = pathlib.Path(d) / ".x.bin.abc.part"
+    ...     _ = old.write_bytes(b"half")
+    ...     os.utime(old, (0, 0))
+    ...     remove_stale_parts(pathlib.Path(d))
+    ['.x.bin.abc.part']
+    """
+    import time
+
+    removed = []
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for child in folder.glob(".*.part"):
+            with contextlib.suppress(OSError):
+                if now - child.stat().st_mtime > max_age:
+                    child.unlink()
+                    removed.append(child.name)
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -14,9 +14,8 @@ once it verifies. pooch and tqdm are imported only when a download actually star
 from __future__ import annotations
 
 import re
-import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,13 +36,15 @@ class DownloadOptions(NamedTuple):
       timeout: seconds to wait for the server to connect or send more bytes.
       retries: attempts per mirror for a transient failure (>= 1).
       backoff: seconds to wait before the second attempt, doubled before each next one.
-      progress: show a progress bar on stderr; ``None``: only when stderr is a terminal.
+      progress: ``file name -> bar`` making a tqdm-like bar (``total``, ``update``,
+        ``reset``, ``close``) for each download, or ``None`` for none; the command line
+        passes one that draws on a terminal (this library prints nothing itself).
     """
 
     timeout: float = 30.0
     retries: int = 3
     backoff: float = 1.0
-    progress: bool | None = None
+    progress: Callable[[str], Any] | None = None
 
 
 class _TransientError(Exception):
@@ -108,7 +109,7 @@ def _download_once(
     import pooch  # lazily: pooch and requests are only needed to download
     import requests
 
-    bar = _progress_bar(file.name, opts.progress)
+    bar = opts.progress(file.name) if opts.progress is not None else None
     downloader = pooch.HTTPDownloader(
         progressbar=bar if bar is not None else False, timeout=opts.timeout, chunk_size=1 << 16
     )
@@ -139,16 +140,6 @@ def _download_once(
         if bar is not None:
             bar.close()
     return dest, array
-
-
-def _progress_bar(name: str, progress: bool | None) -> Any:
-    """A tqdm bar on stderr, or None when no bar is wanted."""
-    show = progress if progress is not None else bool(sys.stderr and sys.stderr.isatty())
-    if not show:
-        return None
-    from tqdm import tqdm  # lazily, like pooch
-
-    return tqdm(total=0, desc=name, unit="B", unit_scale=True, file=sys.stderr, leave=True)
 
 
 def _describe(e: BaseException) -> str:

@@ -11,7 +11,15 @@ that names the file or dataset, says what is wrong and how to fix it.
 
 from __future__ import annotations
 
-__all__ = ["ChecksumError", "DataError", "DatasetNotFoundError", "IdxError"]
+__all__ = [
+    "ChecksumError",
+    "DataChangedError",
+    "DataError",
+    "DataFormatError",
+    "DataTooLargeError",
+    "DatasetNotFoundError",
+    "IdxError",
+]
 
 
 class DataError(Exception):
@@ -47,3 +55,20 @@ class ChecksumError(DataError):
 
 class DatasetNotFoundError(DataError):
     """A dataset was found nowhere it was looked for, and could not be downloaded."""
+
+
+class DataFormatError(DataError):
+    """A file or folder of the user's own data cannot be read as a dataset.
+
+    The message names the file (and the line, column or key), says what is wrong and how
+    to fix it: a ragged row, a non-numeric cell, a missing label, a single class, an
+    empty class folder, an ``.npz`` without the expected keys, a pickle, a bad image...
+    """
+
+
+class DataTooLargeError(DataFormatError):
+    """The data would not fit in memory; raised before anything large is allocated."""
+
+
+class DataChangedError(DataError):
+    """The data differ from the data a run was trained on (SHA-256 or shape)."""

@@ -27,11 +27,13 @@ from ..random import Key, generator
 from .splits import Split
 
 __all__ = [
+    "Holdout",
     "PixelStats",
     "TrainVal",
     "pixel_stats",
     "preprocess",
     "standardize",
+    "stratified_split",
     "take",
     "to_features",
     "train_val_split",
@@ -50,6 +52,13 @@ class TrainVal(NamedTuple):
 
     train: np.ndarray
     val: np.ndarray
+
+
+class Holdout(NamedTuple):
+    """Sorted, disjoint index arrays: the rows kept for training and the held-out test rows."""
+
+    train: np.ndarray
+    test: np.ndarray
 
 
 _STATS_CHUNK = 1 << 20
@@ -135,8 +144,8 @@ def preprocess(
     features = to_features(arr, dtype=dtype, out=out)
     if stats is None:
         return features
-    if out is None and np.may_share_memory(features, arr):
-        return standardize(features, stats)  # never write into the caller's array
+    if out is None:  # to_features hands out read-only arrays (maybe a view of the caller's)
+        return standardize(features, stats)
     return standardize(features, stats, out=features)
 
 
@@ -187,6 +196,50 @@ def train_val_split(
             raise ValueError(f"val_size must be in [0, {n}] for {n} rows, got val_size={k}")
     perm = generator(key).permutation(n)
     return TrainVal(np.sort(perm[k:]), np.sort(perm[:k]))
+
+
+def stratified_split(key: Key, labels: npt.ArrayLike, test_size: float) -> Holdout:
+    """Hold out ``test_size`` of each class's rows at random, by an explicit key.
+
+    Class ``c`` with ``n_c`` rows gives ``floor(n_c * test_size + 1/2)`` of them to the
+    test set, but always keeps at least one for training; so every class is in the test
+    set in its own proportion, and the same key gives the same split.
+
+    Args:
+      key: a key from :mod:`mlp_functional.random`.
+      labels: ``(N,)`` class indices.
+      test_size: the fraction to hold out, in ``(0, 1)``.
+
+    Returns:
+      ``Holdout(train, test)``: sorted, disjoint int64 index arrays covering ``range(N)``.
+
+    >>> from mlp_functional.random import key
+    >>> split = stratified_split(key(0), np.array([0] * 8 + [1] * 2), 0.25)
+    >>> len(split.test), np.bincount(np.array([0] * 8 + [1] * 2)[split.test]).tolist()
+    (3, [2, 1])
+    """
+    if isinstance(test_size, bool) or not isinstance(test_size, (float, int)):
+        raise ValueError(f"test_size must be a fraction in (0, 1), got test_size={test_size!r}")
+    if not 0.0 < test_size < 1.0:
+        raise ValueError(
+            f"test_size must be a fraction in (0, 1), got test_size={test_size}; e.g. 0.2"
+        )
+    y = np.asarray(labels)
+    order = np.argsort(y, kind="stable")
+    counts = np.bincount(y) if y.size else np.zeros(0, np.int64)
+    rng = generator(key)
+    held = []
+    start = 0
+    for n in counts.tolist():
+        rows = order[start : start + n]
+        start += n
+        k = min(int(np.floor(n * test_size + 0.5)), n - 1)
+        if k > 0:
+            held.append(rows[rng.permutation(n)[:k]])
+    test = np.sort(np.concatenate(held)) if held else np.zeros(0, np.int64)
+    mask = np.ones(len(y), bool)
+    mask[test] = False
+    return Holdout(np.flatnonzero(mask).astype(np.int64), test.astype(np.int64))
 
 
 def take(split: Split, indices: npt.ArrayLike) -> Split:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -210,16 +211,18 @@ def _learning_rate(hyper: Mapping[str, Any]) -> Kernel:
     return kernel
 
 
-_KERNELS: Mapping[str, Callable[[Mapping[str, Any]], Kernel]] = {
-    "identity": _identity,
-    "count_updates": _count,
-    "clip_by_global_norm": _clip,
-    "add_l2": _add_params,
-    "add_decayed_weights": _add_params,
-    "trace_momentum": _momentum,
-    "scale_by_adam": _adam,
-    "scale_by_learning_rate": _learning_rate,
-}
+_KERNELS: Mapping[str, Callable[[Mapping[str, Any]], Kernel]] = MappingProxyType(
+    {
+        "identity": _identity,
+        "count_updates": _count,
+        "clip_by_global_norm": _clip,
+        "add_l2": _add_params,
+        "add_decayed_weights": _add_params,
+        "trace_momentum": _momentum,
+        "scale_by_adam": _adam,
+        "scale_by_learning_rate": _learning_rate,
+    }
+)
 
 Step = Callable[[Array, Array, list[list[Any]], Array], None]
 

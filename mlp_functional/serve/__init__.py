@@ -1,8 +1,9 @@
 """``mlp-functional serve``: a local web page to draw digits on, and the JSON API behind it.
 
 - :mod:`.api`: pure request handling (routing, validation, prediction, the model card);
-- :mod:`.server`: the standard-library threading HTTP server around it;
-- :mod:`.command`: the subcommand; :mod:`.loadtest`: a load test of a running server;
+- :mod:`.server`: the standard-library HTTP server around it, with a bounded worker pool;
+- the subcommand is :mod:`mlp_functional.cli.serve`, the load test
+  :mod:`mlp_functional.bench.loadtest`;
 - ``static/``: the page itself (HTML, CSS, JavaScript; no build step, works offline).
 
 Importing this package imports none of them, so the command line starts fast.

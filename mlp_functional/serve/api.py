@@ -11,15 +11,24 @@ Nothing here touches a socket, so every rule is tested without a server:
   :func:`mlp_functional.imaging.to_mnist`, as ``predict`` does with a PNG file);
 - anything else: a JSON error, 400 for bad input, 404, 405, 413 or 501.
 
+Both kinds of prediction go through :mod:`mlp_functional.inputs`, the path ``predict``
+uses: one pixel check, one forward pass whose trace gives both the probabilities and
+the hidden units. A drawing is refused before decoding when it has more than
+``MAX_IMAGE_PIXELS`` pixels and shrunk while decoding when its longer side is over
+``MAX_IMAGE_SIDE``, so no request costs more than a few megabytes.
+
 >>> import json
 >>> from mlp_functional.random import key
 >>> from mlp_functional.params import init
 >>> app = make_app(init(key(0), [784, 16, 10]), static={})
->>> r = handle(app, "POST", "/api/predict", json.dumps({"pixels": [0.0] * 784}).encode())
+>>> r = handle(app, "POST", "/api/predict", json.dumps({"pixels": [0.5] * 784}).encode())
 >>> r.status, sorted(json.loads(r.body))
 (200, ['classes', 'hidden', 'image', 'label', 'probabilities'])
 >>> handle(app, "POST", "/api/predict", b'{"pixels": [NaN]}').status
 400
+>>> blank = json.dumps({"pixels": [0] * 784}).encode()
+>>> json.loads(handle(app, "POST", "/api/predict", blank).body)
+{'error': '"pixels": the image has no ink: ... draw or photograph a digit'}
 """
 
 from __future__ import annotations
@@ -33,15 +42,22 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..features import to_features
-from ..forward import forward_trace
-from ..imaging import PILLOW_HINT, ImageError, decode_image, to_mnist
+from ..imaging import PILLOW_HINT, ImageError, decode_image
+from ..inputs import (
+    PIXELS,
+    InputError,
+    check_model,
+    class_names,
+    picture_row,
+    read,
+    rows_from_array,
+)
 from ..params import Params, n_params
-from ..predict import predict_proba
 
 __all__ = [
     "MAX_BODY",
     "MAX_IMAGE_PIXELS",
+    "MAX_IMAGE_SIDE",
     "PNG_PREFIX",
     "STATIC_FILES",
     "TOP_UNITS",
@@ -57,8 +73,12 @@ __all__ = [
 
 #: Request bodies larger than this many bytes are refused with 413.
 MAX_BODY = 1_000_000
-#: Drawings with more pixels than this are refused before decoding.
-MAX_IMAGE_PIXELS = 4_000_000
+#: The page's drawing canvas is this many pixels wide and high.
+CANVAS_SIDE = 280
+#: Drawings with more pixels than this (13 canvases) are refused before decoding.
+MAX_IMAGE_PIXELS = 1024 * 1024
+#: Drawings with a longer side are shrunk by a whole factor while decoded (two canvases).
+MAX_IMAGE_SIDE = 2 * CANVAS_SIDE
 #: How a drawing must be sent.
 PNG_PREFIX = "data:image/png;base64,"
 #: How many of the first hidden layer's most active units a prediction describes.
@@ -71,7 +91,6 @@ STATIC_FILES: Mapping[str, tuple[str, str]] = {
     "/style.css": ("style.css", "text/css; charset=utf-8"),
 }
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_SIDE = 28
 _JSON = "application/json"
 
 
@@ -131,6 +150,11 @@ def load_static() -> dict[str, tuple[str, bytes]]:
     }
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A JSON object read from a run file, or an empty one when it is damaged."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _finite_or_none(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
@@ -153,10 +177,10 @@ def model_card(
     >>> card["sizes"], card["parameters"], card["test_accuracy"]
     ([784, 16, 10], 12730, 0.9)
     """
-    config = config or {}
-    metrics = metrics or {}
-    data = config.get("data") or {}
-    settings = config.get("settings") or {}
+    config = _mapping(config)
+    metrics = _mapping(metrics)
+    data = _mapping(config.get("data"))
+    settings = _mapping(config.get("settings"))
     keys = ("train_accuracy", "test_accuracy", "epochs", "train_seconds")
     return {
         "sizes": list(params.sizes),
@@ -170,19 +194,13 @@ def model_card(
     }
 
 
-def _class_names(config: Mapping[str, Any], classes: int) -> tuple[str, ...]:
-    names = (config.get("data") or {}).get("classes")
-    if isinstance(names, list) and len(names) == classes:
-        return tuple(str(n) for n in names)
-    return tuple(str(i) for i in range(classes))
-
-
 def make_app(
     params: Params,
     config: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Any] | None = None,
     *,
     static: Mapping[str, tuple[str, bytes]] | None = None,
+    name: str = "the model",
 ) -> App:
     """Bundle a model (e.g. a run's ``params``, ``config``, ``metrics``) for serving.
 
@@ -190,18 +208,21 @@ def make_app(
       params: the model; it must read 784 inputs (28x28 images).
       config, metrics: the run's ``config.json`` and ``metrics.json``, for the card.
       static: the page's files; by default the ones shipped in the package.
+      name: how to name the model in an error (e.g. its file).
 
     Raises:
-      ValueError: the model does not read 28x28 images.
+      ValueError: the model does not read 28x28 images, or its weights are not finite
+        or so large that its outputs could overflow (:func:`~mlp_functional.inputs.check_model`).
     """
-    if params.sizes[0] != _SIDE * _SIDE:
+    if params.sizes[0] != PIXELS:
         raise ValueError(
-            f"the model reads {params.sizes[0]} inputs, not {_SIDE * _SIDE}: serve needs a "
+            f"{name}: the model reads {params.sizes[0]} inputs, not {PIXELS}; serve needs a "
             "model trained on 28x28 images"
         )
+    check_model(params, name)
     card = model_card(params, config, metrics)
     card["png"] = _pillow_available()
-    classes = _class_names(config or {}, params.sizes[-1])
+    classes = class_names(config, params.sizes[-1])
     card["classes"] = list(classes)
     return App(params, card, classes, load_static() if static is None else static)
 
@@ -242,26 +263,40 @@ def _parse(body: bytes) -> dict[str, Any]:
 
 
 def _pixels(value: Any) -> np.ndarray:
-    """784 numbers in [0, 1] as a ``(1, 784)`` float32 batch."""
-    n = _SIDE * _SIDE
-    if not isinstance(value, list) or len(value) != n:
+    """784 JSON numbers as a ``(784,)`` float64 array (checked by ``rows_from_array``)."""
+    if not isinstance(value, list) or len(value) != PIXELS:
         got = f"{len(value)} values" if isinstance(value, list) else type(value).__name__
-        raise _RequestError(400, f'"pixels" must be a flat list of {n} numbers, got {got}')
+        raise _RequestError(400, f'"pixels" must be a flat list of {PIXELS} numbers, got {got}')
     if not all(type(v) in (int, float) for v in value):
         raise _RequestError(400, '"pixels" must hold numbers only (no strings, lists or booleans)')
-    x = np.array(value, np.float64)
-    if not np.isfinite(x).all():
-        raise _RequestError(400, '"pixels" holds a non-finite number; send values in [0, 1]')
-    if x.min() < 0.0 or x.max() > 1.0:
+    try:
+        return np.array(value, np.float64)
+    except OverflowError:  # an integer such as 10**400 has no float
         raise _RequestError(
-            400,
-            f'"pixels" must lie in [0, 1], got [{x.min():g}, {x.max():g}]; divide 0-255 by 255',
-        )
-    return x.astype(np.float32).reshape(1, n)
+            400, '"pixels" holds a number too large for a float; send values in [0, 1]'
+        ) from None
+
+
+def _packed_text_chunk(png: bytes) -> str | None:
+    """The first zTXt or iTXt chunk before the image data, or ``None``.
+
+    Pillow inflates such text while opening a PNG, up to 64 MB per image; a canvas never
+    writes one, so a drawing holding one is refused before decoding.
+    """
+    at = len(_PNG_SIGNATURE)
+    while at + 8 <= len(png):
+        length = int.from_bytes(png[at : at + 4], "big")
+        kind = png[at + 4 : at + 8]
+        if kind in (b"zTXt", b"iTXt"):
+            return kind.decode()
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        at += 12 + length
+    return None
 
 
 def _drawing(value: Any) -> np.ndarray:
-    """A PNG data URL, decoded and brought to MNIST's form: ``(1, 28, 28)`` uint8."""
+    """A PNG data URL, decoded and brought to MNIST's form: a ``(784,)`` uint8 row."""
     if not isinstance(value, str) or not value.startswith(PNG_PREFIX):
         raise _RequestError(400, f'"image" must be a PNG data URL starting with "{PNG_PREFIX}"')
     try:
@@ -270,22 +305,34 @@ def _drawing(value: Any) -> np.ndarray:
         raise _RequestError(400, '"image" is not valid base64') from None
     if not data.startswith(_PNG_SIGNATURE):
         raise _RequestError(400, '"image" is not a PNG (its signature is wrong)')
+    packed = _packed_text_chunk(data)
+    if packed:
+        raise _RequestError(
+            400,
+            f'"image" holds compressed text (a {packed} chunk); send the plain PNG a canvas makes',
+        )
     try:
-        gray = decode_image(data, name='"image"', formats=("PNG",), max_pixels=MAX_IMAGE_PIXELS)
-        return to_mnist(gray)[None]
+        gray = decode_image(
+            data,
+            name='"image"',
+            formats=("PNG",),
+            max_pixels=MAX_IMAGE_PIXELS,
+            max_side=MAX_IMAGE_SIDE,
+        )
     except ImportError:
         raise _RequestError(
             501, f"this server cannot read PNG drawings without Pillow: {PILLOW_HINT}"
         ) from None
-    except ImageError as e:  # undecodable, too large, or no ink
+    except ImageError as e:  # undecodable or too large
         raise _RequestError(400, str(e)) from None
+    return picture_row('"image"', gray)
 
 
-def _hidden(params: Params, x: np.ndarray) -> dict[str, Any] | None:
+def _hidden(params: Params, activations: np.ndarray | None) -> dict[str, Any] | None:
     """The first hidden layer: all activations and the most active units' weight images."""
-    if len(params.layers) < 2:
+    if activations is None:
         return None
-    a = np.asarray(forward_trace(params, x).inputs[1][0], np.float64)
+    a = np.asarray(activations, np.float64)
     top = np.argsort(-a, kind="stable")[:TOP_UNITS]
     w = params.layers[0].w
     units = []
@@ -307,20 +354,22 @@ def predict(app: App, request: Mapping[str, Any]) -> dict[str, Any]:
       (the 784 pixels the network read, 0-255, row by row) and ``hidden`` (the first hidden
       layer's activations and top units, or ``None`` for a model without one).
     """
-    if "pixels" in request:
-        x: np.ndarray = _pixels(request["pixels"])
-        image = np.rint(x[0] * 255).astype(np.uint8)
-    else:
-        x = _drawing(request["image"])
-        image = x.reshape(-1)
-    features = to_features(x.reshape(1, -1), app.params.dtype)
-    probs = np.asarray(predict_proba(app.params, features)[0], np.float64)
+    try:
+        if "pixels" in request:
+            ((_, row),) = rows_from_array('"pixels"', _pixels(request["pixels"]))
+        else:
+            row = _drawing(request["image"])
+        reading = read(app.params, [row])
+    except InputError as e:
+        raise _RequestError(400, str(e)) from None
+    image = row if row.dtype == np.uint8 else np.rint(row * 255).astype(np.uint8)
+    probs = np.asarray(reading.probabilities[0], np.float64)
     return {
         "label": app.classes[int(probs.argmax())],
         "probabilities": np.round(probs, 6).tolist(),
         "classes": list(app.classes),
         "image": image.tolist(),
-        "hidden": _hidden(app.params, features),
+        "hidden": _hidden(app.params, None if reading.hidden is None else reading.hidden[0]),
     }
 
 

@@ -7,8 +7,8 @@ declares the options and ``run(args) -> int`` serves until Ctrl-C.
 >>> sub = argparse.ArgumentParser().add_subparsers()
 >>> add_parser(sub)
 >>> args = sub.choices["serve"].parse_args(["runs/demo", "--port", "0"])
->>> args.host, args.port, args.open
-('127.0.0.1', 0, False)
+>>> args.host, args.port, args.open, args.allow_host
+('127.0.0.1', 0, False, [])
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 from typing import Any
+
+from .errors import CliError
 
 __all__ = ["add_parser", "port_number", "run"]
 
@@ -49,23 +51,32 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--port", type=port_number, default=8000, help="port (default 8000; 0 picks a free one)"
     )
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this host name (the Host header), e.g. the machine's "
+        "name when --host is not loopback; repeatable. By default only the --host address, "
+        "localhost and 127.0.0.1 are answered, which keeps web pages elsewhere out",
+    )
     p.add_argument("--open", action="store_true", help="open the page in a web browser")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the run, listen, print the address, serve until Ctrl-C."""
-    from ..runs import load_run
-    from .api import make_app
-    from .server import Server, is_loopback
+    from ..runs import MODEL_FILE, load_run
+    from ..serve.api import make_app
+    from ..serve.server import Server, is_loopback
 
     run_ = load_run(args.run_dir)
-    app = make_app(run_.params, run_.config, run_.metrics)
+    _check_mnist_like(args.run_dir, run_.config)
+    model = f"{args.run_dir}/{MODEL_FILE}"
+    app = make_app(run_.params, run_.config, run_.metrics, name=model)
     try:
-        server = Server(app, args.host, args.port)
+        server = Server(app, args.host, args.port, allow_hosts=args.allow_host)
     except OSError as e:
-        from ..cli.errors import CliError
-
         reason = e.strerror or str(e)
         raise CliError(
             f"cannot listen on {args.host} port {args.port} ({reason}); "
@@ -75,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         if not is_loopback(args.host):
             print(
                 f"warning: listening on {args.host}: other machines can reach this page "
-                "and its API (there is no login); use --host 127.0.0.1 to keep it local",
+                "and its API (there is no login); use --host 127.0.0.1 to keep it local, "
+                "and --allow-host NAME for each name other machines use to reach this one",
                 file=sys.stderr,
             )
         if not app.card["png"]:
@@ -94,3 +106,18 @@ def run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             print("stopped", flush=True)
     return 0
+
+
+def _check_mnist_like(run_dir: str, config: Any) -> None:
+    """Refuse a run on data other than 28x28 grayscale images: the page draws digits."""
+    from ..data import describe_examples, mnist_like
+    from ..runs import data_source
+
+    source = data_source(config, f"{run_dir}/config.json")
+    if source is None or mnist_like(source.shape[1:]):
+        return
+    raise CliError(
+        f"{run_dir}: trained on {describe_examples(source.shape[1:])} ({source.path}); "
+        "serve draws 28x28 grayscale digits, so it needs a run on such images "
+        f"(MNIST-like): use `predict {run_dir} FILE...`"
+    )

@@ -36,17 +36,22 @@ from typing import Any
 
 import numpy as np
 
-from .activations import ACTIVATIONS
-from .optimizers import Optimizer
-from .params import FLOAT_DTYPES, Layer, Params, freeze, unravel
-from .random import Key
-from .train import TrainState
+from ..activations import ACTIVATIONS
+from ..optimizers import Optimizer
+from ..params import FLOAT_DTYPES, Layer, Params, freeze, unravel
+from ..random import Key
+from ..train import TrainState
 
 __all__ = [
     "FORMAT_VERSION",
     "METADATA_KEY",
     "STATE_FORMAT",
     "CheckpointError",
+    "check_outputs",
+    "decode_params",
+    "decode_train_state",
+    "encode_params",
+    "encode_train_state",
     "load_params",
     "load_train_state",
     "model_spec",
@@ -113,17 +118,22 @@ def write_atomic(path: PathLike, data: bytes) -> None:
     ...     (pathlib.Path(d) / "a.txt").read_bytes()
     b'hi'
     """
-    from .data._files import atomic_file
+    from ..data._files import atomic_file
 
     with atomic_file(path) as (f, _):
         f.write(data)
 
 
-def _write(path: PathLike, tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+def _encode(tensors: dict[str, np.ndarray], meta: dict[str, Any]) -> bytes:
     from safetensors.numpy import save
 
     header = {"format_version": FORMAT_VERSION, **meta}
-    write_atomic(path, save(tensors, metadata={METADATA_KEY: json.dumps(header, sort_keys=True)}))
+    return save(tensors, metadata={METADATA_KEY: json.dumps(header, sort_keys=True)})
+
+
+def encode_params(params: Params) -> bytes:
+    """The safetensors bytes of ``params`` (what :func:`save_params` writes)."""
+    return _encode(_tensors(params), {"kind": _MODEL_KIND, "model": model_spec(params)})
 
 
 def save_params(path: PathLike, params: Params) -> None:
@@ -133,7 +143,7 @@ def save_params(path: PathLike, params: Params) -> None:
       path: the destination, e.g. ``run/model.safetensors``; its folder must exist.
       params: the model; its activation must be a built-in one.
     """
-    _write(path, _tensors(params), {"kind": _MODEL_KIND, "model": model_spec(params)})
+    write_atomic(path, encode_params(params))
 
 
 def _state_leaves(state: Any, path: str = "") -> list[tuple[str, Any]]:
@@ -146,14 +156,19 @@ def _state_leaves(state: Any, path: str = "") -> list[tuple[str, Any]]:
 def save_train_state(
     path: PathLike, state: TrainState, progress: Mapping[str, Any] | None = None
 ) -> None:
-    """Write everything needed to continue ``state`` exactly, atomically.
+    """Write everything needed to continue ``state`` exactly, atomically (see
+    :func:`encode_train_state`)."""
+    write_atomic(path, encode_train_state(state, progress))
+
+
+def encode_train_state(state: TrainState, progress: Mapping[str, Any] | None = None) -> bytes:
+    """The safetensors bytes of everything needed to continue ``state`` exactly.
 
     The optimizer state is stored as the textbook engine holds it, under the papers'
     names: Adam's moments of the first transformation of a chain are the tensors
     ``opt.0.mu.layers.<i>.w`` and ``opt.0.nu.layers.<i>.w``, its count is in the metadata.
 
     Args:
-      path: the destination, e.g. ``run/state.safetensors``.
       state: the training state; each transformation's state must be a NamedTuple of
         integers and Params (as every built-in optimizer's is).
       progress: the caller's bookkeeping (epoch, early-stopping counters...), as JSON-able
@@ -187,34 +202,34 @@ def save_train_state(
         "key": [int(w) for w in state.key.words],
         "progress": dict(progress or {}),
     }
-    _write(path, tensors, meta)
+    return _encode(tensors, meta)
 
 
 # ---- loading -----------------------------------------------------------------------------
 
 
-def _read(path: PathLike, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _read_file(path: PathLike) -> bytes:
+    """The bytes of a regular file (a FIFO or device is refused, never waited on)."""
+    from .commit import CommitError, read_regular
+
+    try:
+        return read_regular(Path(path), _MAX_BYTES)
+    except FileNotFoundError:
+        raise CheckpointError(f"{os.fspath(path)}: no such file; check the path") from None
+    except CommitError as e:
+        raise CheckpointError(str(e)) from None
+
+
+def _decode(name: str, data: bytes, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The parsed metadata and the tensors of a file written by this module."""
     from safetensors import SafetensorError
     from safetensors.numpy import load
 
-    name = os.fspath(path)
-    try:
-        size = os.path.getsize(name)
-        if size > _MAX_BYTES:
-            raise CheckpointError(f"{name}: {size} bytes is far too large for a model file")
-        data = Path(name).read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{name}: no such file; check the path") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"{name}: is a folder, not a file; check the path") from None
-    except PermissionError:
-        raise CheckpointError(f"{name}: permission denied; check the file's permissions") from None
     damaged = f"{name}: not a readable safetensors file (truncated or damaged?)"
     try:
         header = _header(data)
         tensors = load(data)
-    except (SafetensorError, ValueError, UnicodeDecodeError) as e:
+    except (SafetensorError, ValueError, UnicodeDecodeError, RecursionError) as e:
         raise CheckpointError(
             f"{damaged}: {_first_line(e)}; restore the file or train again"
         ) from None
@@ -226,7 +241,7 @@ def _read(path: PathLike, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarr
         )
     try:
         meta = json.loads(raw)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         meta = None
     if not isinstance(meta, dict):
         raise CheckpointError(f"{name}: its '{METADATA_KEY}' metadata is not a JSON object")
@@ -274,7 +289,7 @@ def _spec(name: str, meta: Mapping[str, Any]) -> tuple[tuple[int, ...], str, np.
     ):
         raise CheckpointError(f"{bad}: sizes={sizes!r}")
     activation = model.get("activation")
-    if activation not in ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise CheckpointError(
             f"{bad}: unknown activation {activation!r}; known: {', '.join(sorted(ACTIVATIONS))}"
         )
@@ -307,7 +322,12 @@ def _params(
     for i, layer in enumerate(params.layers):
         for field, dest in zip(Layer._fields, layer, strict=True):
             tensor_name = f"{prefix}layers.{i}.{field}"
-            array = tensors[tensor_name]
+            array = tensors.get(tensor_name)
+            if array is None:
+                raise CheckpointError(
+                    f"{name}: tensor {tensor_name} is missing; the file is inconsistent: "
+                    "restore it or train again"
+                )
             if array.shape != dest.shape or array.dtype != dtype:
                 raise CheckpointError(
                     f"{name}: tensor {tensor_name} is {array.dtype}{list(array.shape)}, the "
@@ -357,11 +377,47 @@ def load_params(path: PathLike) -> Params:
       CheckpointError: the file is missing, truncated, not safetensors, not a model of
         this package, or its tensors disagree with its metadata or are not finite.
     """
-    name = os.fspath(path)
-    meta, tensors = _read(path, _MODEL_KIND)
+    return decode_params(_read_file(path), os.fspath(path))
+
+
+def decode_params(data: bytes, name: str) -> Params:
+    """The model in ``data``, the bytes of a file written by :func:`save_params`, checked
+    as :func:`load_params` checks it; ``name`` names the file in messages."""
+    meta, tensors = _decode(name, data, _MODEL_KIND)
     sizes, activation, dtype = _spec(name, meta)
     _check_names(name, tensors, _names("", len(sizes) - 1))
-    return _params(name, tensors, "", sizes, activation, dtype)
+    return check_outputs(_params(name, tensors, "", sizes, activation, dtype), name)
+
+
+def check_outputs(params: Params, name: str) -> Params:
+    """``params`` if blank and full-ink inputs give finite outputs, else
+    :class:`CheckpointError` (finite but huge weights, 3e38 say, overflow to NaN).
+
+    >>> from mlp_functional.random import key
+    >>> from mlp_functional.params import init, tree_map
+    >>> p = init(key(0), [4, 3, 2])
+    >>> check_outputs(p, "m").sizes
+    (4, 3, 2)
+    >>> check_outputs(tree_map(lambda a: a * 0 + 3e38, p), "m")
+    Traceback (most recent call last):
+    ...
+    mlp_functional.runs.checkpoint.CheckpointError: m: the weights give NaN or infinite ...
+    """
+    from ..forward import propagate
+
+    blank, full_ink = (
+        np.zeros(params.sizes[0], params.dtype),
+        np.ones(params.sizes[0], params.dtype),
+    )
+    probe = np.stack([blank, full_ink])
+    with np.errstate(all="ignore"):
+        logits = propagate(params, probe).logits
+    if not np.isfinite(logits).all():
+        raise CheckpointError(
+            f"{name}: the weights give NaN or infinite outputs (too large to compute with); "
+            "use an earlier checkpoint or train again"
+        )
+    return params
 
 
 def load_train_state(path: PathLike, optimizer: Optimizer) -> tuple[TrainState, dict[str, Any]]:
@@ -379,8 +435,15 @@ def load_train_state(path: PathLike, optimizer: Optimizer) -> tuple[TrainState, 
     Raises:
       CheckpointError: as for :func:`load_params`, or the optimizer does not match.
     """
-    name = os.fspath(path)
-    meta, tensors = _read(path, _STATE_KIND)
+    return decode_train_state(_read_file(path), os.fspath(path), optimizer)
+
+
+def decode_train_state(
+    data: bytes, name: str, optimizer: Optimizer
+) -> tuple[TrainState, dict[str, Any]]:
+    """The state in ``data``, the bytes of a file written by :func:`save_train_state`,
+    checked as :func:`load_train_state` checks it; ``name`` names the file in messages."""
+    meta, tensors = _decode(name, data, _STATE_KIND)
     sizes, activation, dtype = _spec(name, meta)
     opt = meta.get("optimizer")
     if isinstance(opt, dict) and "slots" in opt:
@@ -395,7 +458,7 @@ def load_train_state(path: PathLike, optimizer: Optimizer) -> tuple[TrainState, 
     saved = opt.get("states")
     if not isinstance(saved, list) or not all(isinstance(d, dict) for d in saved):
         raise CheckpointError(f"{name}: the optimizer description in its metadata is invalid")
-    params = _params(name, tensors, "params.", sizes, activation, dtype)
+    params = check_outputs(_params(name, tensors, "params.", sizes, activation, dtype), name)
     template = optimizer.init(params)
     wanted = _state_leaves(template)
     found = [(d.get("path"), d.get("state")) for d in saved]

@@ -24,15 +24,16 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .engines import predict, train_epoch
-from .fast import backend
-from .fast.kernels import backprop, propagate, workspace
-from .fast.loop import optimizer_step
-from .features import to_features
-from .optimizers import Optimizer
-from .params import Params, init, n_params, unravel
-from .random import key
-from .train import TrainState, init_state
+from ..engines import predict, train_epoch
+from ..fast import backend
+from ..fast.kernels import backprop, propagate, workspace
+from ..fast.loop import optimizer_step
+from ..features import to_features
+from ..optimizers import Optimizer
+from ..params import Params, init, n_params, unravel
+from ..random import key
+from ..runs.recipes import steps_per_epoch
+from ..train import TrainState, init_state
 
 __all__ = [
     "BenchResult",
@@ -190,7 +191,7 @@ def run_bench(
       images, labels: the training set (uint8 images as the library trains on them).
       test_images: for the evaluation throughput.
       peers: name -> a function that runs and times one epoch of that peer on the same
-        job (in a process of its own), returning a :class:`~mlp_functional.peers.PeerRun`
+        job (in a process of its own), returning a :class:`~mlp_functional.bench.peers.PeerRun`
         (its seconds, test accuracy and first epoch's seconds).
       textbook: also time the textbook engine's epoch (the price of reading the code).
     """
@@ -259,7 +260,7 @@ def run_bench(
             else math.nan
         ),
         gflops=epoch_flops(sizes, n) / epoch / 1e9,
-        steps=math.ceil(n / batch_size),
+        steps=steps_per_epoch(n, batch_size),
         step=step,
         eval_images_per_second=len(test_images) / eval_time,
         eval_floor_fraction=eval_floor / eval_time,

@@ -4,9 +4,10 @@ Every request has an expected status (and, for predictions, an expected label, c
 in-process with the same functions); the test reports throughput and latency, lists any
 answer that differed, and checks the server still answers afterwards.
 
-Run it against a trained run (the numbers in BENCHMARKS.md come from this)::
+It prints nothing; ``benchmarks/serve_load.py`` runs it against a trained run and prints
+the report (the numbers in BENCHMARKS.md come from it)::
 
-    python -m mlp_functional.serve.loadtest runs/demo --threads 8 --requests 50
+    python benchmarks/serve_load.py runs/demo --threads 8 --requests 50
 
 >>> from mlp_functional.random import key
 >>> from mlp_functional.params import init
@@ -21,11 +22,9 @@ Run it against a trained run (the numbers in BENCHMARKS.md come from this)::
 
 from __future__ import annotations
 
-import argparse
 import base64
 import http.client
 import json
-import sys
 import threading
 import time
 import urllib.parse
@@ -34,7 +33,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Case", "LoadReport", "load_test", "main", "standard_cases"]
+__all__ = ["Case", "LoadReport", "load_test", "standard_cases"]
 
 
 class Case(NamedTuple):
@@ -193,35 +192,32 @@ def _png(image: np.ndarray) -> bytes:
 def standard_cases(app: object, digits: np.ndarray, *, png: bool = True) -> list[Case]:
     """The mix the benchmark uses: per digit a float and a PNG prediction, then bad requests.
 
-    Expected labels are what the model says in-process for the very same input, so the
-    check is of the server, whatever the model's accuracy.
+    Expected labels are what :func:`~mlp_functional.serve.api.predict` answers in-process
+    for the very same request, so the check is of the server, whatever the model's
+    accuracy.
 
     Args:
       app: the :class:`~.api.App` being served.
       digits: MNIST-form uint8 digits ``(N, 28, 28)``.
       png: include PNG drawings (needs Pillow to encode them).
     """
-    from ..imaging import decode_image, to_mnist
-    from ..predict import predict
-    from .api import MAX_BODY, PNG_PREFIX, App
+    from ..serve.api import MAX_BODY, PNG_PREFIX, App, predict
 
     assert isinstance(app, App)
 
-    def label(x: np.ndarray) -> str:
-        return app.classes[int(predict(app.params, x[None])[0])]
+    def label(body: bytes) -> str:
+        return str(predict(app, json.loads(body))["label"])
 
     cases: list[Case] = []
     for digit in digits:
         pixels = (digit.reshape(-1) / 255.0).round(4)
         body = json.dumps({"pixels": pixels.tolist()}).encode()
-        cases.append(Case("POST", "/api/predict", body, 200, label(pixels.astype(np.float32))))
+        cases.append(Case("POST", "/api/predict", body, 200, label(body)))
         if png:
             page = 255 - np.kron(digit, np.ones((8, 8), np.uint8))  # dark ink on white, x8
             data = _png(np.pad(page, 40, constant_values=255))
             body = json.dumps({"image": PNG_PREFIX + base64.b64encode(data).decode()}).encode()
-            cases.append(
-                Case("POST", "/api/predict", body, 200, label(to_mnist(decode_image(data))))
-            )
+            cases.append(Case("POST", "/api/predict", body, 200, label(body)))
     bad = [
         Case("POST", "/api/predict", b'{"pixels": [0.5, ', 400),
         Case("POST", "/api/predict", json.dumps({"pixels": [0.5] * 783}).encode(), 400),
@@ -235,37 +231,3 @@ def standard_cases(app: object, digits: np.ndarray, *, png: bool = True) -> list
         Case("GET", "/", None, 200),
     ]
     return [c for pair in zip(cases, bad * len(cases), strict=False) for c in pair]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Serve a run on a free loopback port, load-test it, print the report as JSON."""
-    parser = argparse.ArgumentParser(
-        prog="python -m mlp_functional.serve.loadtest", description=main.__doc__
-    )
-    parser.add_argument("run_dir", metavar="RUN_DIR")
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--requests", type=int, default=50, help="per thread")
-    parser.add_argument("--digits", type=int, default=20, help="MNIST test digits to send")
-    parser.add_argument("--data-dir", default=None, help="where MNIST is (as for `train`)")
-    args = parser.parse_args(argv)
-
-    from ..data import load
-    from ..runs import load_run
-    from .api import make_app
-    from .server import running
-
-    run = load_run(args.run_dir)
-    app = make_app(run.params, run.config, run.metrics)
-    digits = load("mnist", data_dir=args.data_dir).test.images[: args.digits]
-    cases = standard_cases(app, digits, png=bool(app.card["png"]))
-    with running(app) as url:
-        report = load_test(url, cases, threads=args.threads, requests=args.requests)
-    summary = report._asdict()
-    summary["failures"] = report.failures[:20]
-    summary.update(threads=args.threads, requests_per_thread=args.requests)
-    print(json.dumps(summary, indent=2))
-    return 0 if not report.failures and report.answers_after else 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -5,10 +5,10 @@ ReLU, Adam with lr 1e-3, batch 128, shuffled) in that library, or raises
 :class:`PeerMissingError` naming the ``pip install`` that brings it. Neither library is a
 dependency of mlp_functional; they are imported only here, only when asked for.
 
-``python -m mlp_functional.peers NAME`` times one epoch (after a warm-up epoch) in a
-process of its own and prints the seconds: the benchmark runs peers that way, so that
-their thread pools (PyTorch's OpenMP threads spin after each operation) never share a
-process with the epochs they are compared with.
+:func:`time_peer` times one epoch (after a warm-up epoch) in a process of its own
+(``python -m mlp_functional.cli.peer NAME``, which prints the seconds): the benchmark
+runs peers that way, so that their thread pools (PyTorch's OpenMP threads spin after
+each operation) never share a process with the epochs they are compared with.
 
 >>> sorted(PEERS)
 ['jax', 'pytorch', 'scikit-learn']
@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -28,9 +29,9 @@ __all__ = [
     "PeerMissingError",
     "PeerRun",
     "jax_epoch",
-    "main",
     "pytorch_epoch",
     "sklearn_epoch",
+    "time_one_epoch",
     "time_peer",
 ]
 
@@ -117,17 +118,21 @@ def jax_epoch(images: Array, labels: Array, hidden: Sequence[int], batch_size: i
     return epoch(images, labels, hidden, batch_size)
 
 
-PEERS = {"scikit-learn": sklearn_epoch, "pytorch": pytorch_epoch, "jax": jax_epoch}
+PEERS: Mapping[str, Callable[..., Epoch]] = MappingProxyType(
+    {"scikit-learn": sklearn_epoch, "pytorch": pytorch_epoch, "jax": jax_epoch}
+)
 #: The module whose import tells whether a peer is installed, and how to install it.
-_PROBES = {
-    "scikit-learn": (
-        "sklearn.neural_network",
-        "scikit-learn",
-        "pip install 'mlp-functional[compare]'",
-    ),
-    "pytorch": ("torch", "PyTorch", "pip install torch"),
-    "jax": ("optax", "JAX", "pip install 'mlp-functional[jax]'"),
-}
+_PROBES: Mapping[str, tuple[str, str, str]] = MappingProxyType(
+    {
+        "scikit-learn": (
+            "sklearn.neural_network",
+            "scikit-learn",
+            "pip install 'mlp-functional[compare]'",
+        ),
+        "pytorch": ("torch", "PyTorch", "pip install torch"),
+        "jax": ("optax", "JAX", "pip install 'mlp-functional[jax]'"),
+    }
+)
 
 
 class PeerRun(NamedTuple):
@@ -138,46 +143,43 @@ class PeerRun(NamedTuple):
     first_epoch: float  # the warm-up epoch's seconds: includes any compile
 
 
-#: Exit status of ``python -m mlp_functional.peers`` when the library is not installed.
+#: Exit status of ``python -m mlp_functional.cli.peer`` when the library is not installed.
 EXIT_MISSING = 3
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Time one epoch of a peer, after a warm-up epoch; print the seconds."""
-    import argparse
-    import sys
+def time_one_epoch(
+    name: str,
+    images: Array,
+    labels: Array,
+    hidden: Sequence[int],
+    batch_size: int,
+    test_images: Array,
+    test_labels: Array,
+) -> PeerRun:
+    """One epoch of peer ``name`` timed after a warm-up epoch (in this process), with its
+    test accuracy and the warm-up's seconds (which include any compile).
+
+    Raises :class:`PeerMissingError` when the library is not installed.
+    """
     import time
 
-    from .data import load
-
-    parser = argparse.ArgumentParser(prog="python -m mlp_functional.peers")
-    parser.add_argument("name", choices=sorted(PEERS))
-    parser.add_argument("--hidden", default="256,128")
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--data-dir")
-    args = parser.parse_args(argv)
-    data = load("mnist", data_dir=args.data_dir)
-    hidden = [int(h) for h in args.hidden.split(",") if h]
-    try:
-        epoch = PEERS[args.name](data.train.images, data.train.labels, hidden, args.batch_size)
-    except PeerMissingError as missing:
-        print(missing, file=sys.stderr)
-        return EXIT_MISSING
     start = time.perf_counter()
+    epoch = PEERS[name](images, labels, hidden, batch_size)
     epoch()
     first = time.perf_counter() - start
     start = time.perf_counter()
     predict = epoch()
     seconds = time.perf_counter() - start
-    accuracy = float(np.mean(predict(data.test.images) == data.test.labels))
-    print(f"{seconds:.6f} {accuracy:.6f} {first:.6f}")
-    return 0
+    accuracy = float(np.mean(predict(test_images) == np.asarray(test_labels)))
+    return PeerRun(seconds, accuracy, first)
 
 
 def time_peer(
     name: str, hidden: Sequence[int], batch_size: int, data_dir: str | None = None
 ) -> Callable[[], PeerRun]:
-    """A function timing one epoch of peer ``name`` in a fresh process (see :func:`main`).
+    """A function timing one epoch of peer ``name`` in a fresh process.
+
+    The process runs ``python -m mlp_functional.cli.peer`` (:func:`time_one_epoch`).
 
     Raises :class:`PeerMissingError` at once when the library is not installed.
     """
@@ -188,7 +190,7 @@ def time_peer(
     probe = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True)
     if probe.returncode != 0:
         raise PeerMissingError(f"{label} is not installed: {hint}")
-    command = [sys.executable, "-m", "mlp_functional.peers", name]
+    command = [sys.executable, "-m", "mlp_functional.cli.peer", name]
     command += ["--hidden", ",".join(map(str, hidden)), "--batch-size", str(batch_size)]
     if data_dir:
         command += ["--data-dir", data_dir]
@@ -203,7 +205,3 @@ def time_peer(
         return PeerRun(float(seconds), float(accuracy), float(first))
 
     return run
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .metrics import percent
-from .params import Params
+from ..metrics import percent
+from ..params import Params
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -77,7 +77,15 @@ def _grid(n: int, cols: int) -> tuple[int, int]:
 
 
 def _digit(ax: Any, image: np.ndarray, title: str, color: str = "black") -> None:
-    ax.imshow(np.asarray(image).reshape(28, 28), cmap="gray_r", vmin=0, vmax=255)
+    """One image: grayscale ``(H, W)`` as dark ink on white, ``(H, W, 3)`` in its colours;
+    a flat row of 784 pixels is taken for a 28x28 digit."""
+    image = np.asarray(image)
+    if image.ndim == 1:
+        image = image.reshape(28, 28)
+    if image.ndim == 3:
+        ax.imshow(image)
+    else:
+        ax.imshow(image, cmap="gray_r", vmin=0, vmax=255)
     ax.set_title(title, fontsize=9, color=color)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -93,7 +101,7 @@ def sample_grid(
     """Digits in a grid, each titled with its label (dark ink on white, as on paper).
 
     Args:
-      images: ``(N, 28, 28)`` uint8.
+      images: ``(N, H, W)`` (or ``(N, H, W, 3)`` colour) uint8.
       labels: ``(N,)`` labels, indices into ``class_names``.
       class_names: the name of each class.
       cols: digits per row.
@@ -210,16 +218,23 @@ def mistakes_gallery(
     return fig
 
 
-def first_layer_weights(params: Params, units: int = 64, cols: int = 8) -> Figure:
-    """The incoming weights of the first layer's units, each shown as a 28x28 image.
+def first_layer_weights(
+    params: Params, units: int = 64, cols: int = 8, image_shape: tuple[int, int] = (28, 28)
+) -> Figure:
+    """The incoming weights of the first layer's units, each shown as an image.
 
     Red is positive, blue negative, white zero; each unit has its own symmetric scale
     so that its pattern is visible whatever its magnitude.
+
+    Args:
+      image_shape: the ``(H, W)`` of the grayscale images the model reads.
     """
     w = np.asarray(params.layers[0].w)
-    if w.shape[0] != 28 * 28:
+    height, width = image_shape
+    if w.shape[0] != height * width:
         raise ValueError(
-            f"the first layer reads {w.shape[0]} inputs; only 784 (28x28) can be shown"
+            f"the first layer reads {w.shape[0]} inputs; only {height * width} "
+            f"({height}x{width}) can be shown"
         )
     n = min(units, w.shape[1])
     rows, cols = _grid(n, cols)
@@ -232,7 +247,7 @@ def first_layer_weights(params: Params, units: int = 64, cols: int = 8) -> Figur
         if i >= n:
             ax.axis("off")
             continue
-        unit = w[:, i].reshape(28, 28)
+        unit = w[:, i].reshape(height, width)
         limit = float(np.abs(unit).max()) or 1.0
         ax.imshow(unit, cmap="RdBu_r", vmin=-limit, vmax=limit)
         ax.set_title(f"unit {i}", fontsize=8)

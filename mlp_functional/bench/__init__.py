@@ -1,0 +1,1 @@
+"""Benchmarks: a training epoch against its matrix products, peer libraries, load tests."""

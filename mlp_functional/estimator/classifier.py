@@ -1,0 +1,471 @@
+"""``MLPClassifier``: the engine's multilayer perceptron as a scikit-learn classifier.
+
+Training is :func:`mlp_functional.fit` epoch after epoch, prediction is
+:func:`mlp_functional.predict_proba` (both on the fast engine when it has kernels for
+the model and optimizer, as ``engine="auto"`` chooses); this module only translates between
+scikit-learn's conventions (any labels, DataFrames, ``random_state``, ``warm_start``,
+``partial_fit``) and the engine's (integer labels, explicit keys, pure states).
+
+Features are used as given, as in scikit-learn: put a scaler in front
+(``make_pipeline(StandardScaler(), MLPClassifier())``). The engine's warning about
+floats far outside [0, 1] is meant for raw pixels and is silenced here.
+
+>>> import numpy as np
+>>> x = np.random.default_rng(0).normal(size=(120, 3))
+>>> y = np.where(x[:, 0] > 0, "yes", "no")
+>>> model = MLPClassifier((8,), learning_rate_init=0.01, max_iter=500, random_state=0).fit(x, y)
+>>> model.classes_.tolist(), model.n_iter_, model.score(x, y)
+(['no', 'yes'], 300, 1.0)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..activations import get_activation
+from ..engines import fit, predict_proba
+from ..forward import forward
+from ..loss import log_softmax
+from ..optimizers import Optimizer
+from ..params import Params, freeze, init, tree_map
+from ..random import Key, generator, key, split
+from ..train import DivergenceError, EpochLog, TrainState, init_state
+from ..validate import NotNormalisedWarning
+from .settings import Settings, check_settings
+from .solver import build_optimizer
+
+__all__ = ["MLPClassifier"]
+
+Array = np.ndarray
+
+#: The float types training keeps; anything else becomes float64, as in scikit-learn.
+FLOAT_DTYPES = (np.float64, np.float32)
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _engine_quiet() -> Iterator[None]:
+    """The engine warns about floats beyond [0, 1] (raw pixels); scaled features are normal here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotNormalisedWarning)
+        yield
+
+
+def _key_from(random_state: Any) -> Key:
+    """``random_state`` as an explicit key: an int seeds it, ``None`` draws fresh entropy."""
+    if random_state is None:
+        return key(int(np.random.SeedSequence().entropy))  # type: ignore[arg-type]
+    if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
+        draw = random_state.integers if hasattr(random_state, "integers") else random_state.randint
+        return key(int(draw(2**31)))
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
+        raise ValueError(
+            "random_state must be a non-negative integer or None, "
+            f"got random_state={random_state!r}"
+        )
+    if random_state < 0:
+        raise ValueError(f"random_state must be >= 0, got random_state={random_state!r}")
+    return key(int(random_state))
+
+
+def _relinked(tree: Any) -> Any:
+    """``tree`` with every Params in one fresh read-only buffer and its built-in activation.
+
+    Unpickling rebuilds every array as a separate writeable copy and each activation as
+    a new tuple; this restores what the rest of the package relies on, in the model and
+    in the optimizer's state (nested tuples of states holding Params).
+    """
+    if isinstance(tree, Params):
+        activation = get_activation(tree.activation.name)
+        return tree_map(np.asarray, tree._replace(activation=activation))
+    if isinstance(tree, tuple):
+        parts = [_relinked(part) for part in tree]
+        return type(tree)(*parts) if hasattr(tree, "_fields") else tuple(parts)
+    return tree
+
+
+def _structure(tree: Any) -> Any:
+    """The shape of an optimizer state: its tuple types, and each Params' sizes and dtype."""
+    if isinstance(tree, Params):
+        return (tree.sizes, str(tree.dtype))
+    if isinstance(tree, tuple):
+        return (type(tree).__name__, tuple(_structure(part) for part in tree))
+    return type(tree).__name__
+
+
+class MLPClassifier(ClassifierMixin, BaseEstimator):
+    """A multilayer perceptron classifier trained by mlp_functional's engine.
+
+    Parameters keep scikit-learn's names where ``sklearn.neural_network.MLPClassifier``
+    has one.
+
+    Args:
+      hidden_layer_sizes: widths of the hidden layers, e.g. ``(256, 128)``; ``()`` for none.
+      activation: ``relu``, ``leaky_relu``, ``tanh``, ``sigmoid`` (or ``logistic``).
+      solver: ``sgd``, ``momentum``, ``adam`` or ``adamw``.
+      learning_rate: the schedule over the fit's ``max_iter`` epochs: ``constant``,
+        ``cosine``, ``warmup_cosine`` (5% warm-up) or ``one_cycle``.
+      learning_rate_init: the (peak) learning rate.
+      batch_size: examples per step; ``"auto"`` is ``min(200, n_samples)``.
+      max_iter: epochs (passes over the data) at most.
+      alpha: L2 penalty: every step adds ``alpha * p`` to the gradient of every
+        parameter, biases included (not divided by the batch size, unlike scikit-learn's).
+      momentum, nesterovs_momentum: the ``momentum`` solver's ``beta`` and Nesterov form.
+      beta_1, beta_2, epsilon: Adam's and AdamW's constants.
+      weight_decay: AdamW's decoupled decay (``adamw`` only).
+      dropout: inverted-dropout rate on every hidden layer while training.
+      label_smoothing: train towards ``(1 - s) onehot(y) + s / n_classes``.
+      early_stopping: hold out ``validation_fraction`` of the data (stratified), stop when
+        its accuracy has not improved by ``tol`` for more than ``n_iter_no_change`` epochs,
+        and keep the best epoch's model. Without it, training stops when the training
+        loss has not improved by ``tol`` for more than ``n_iter_no_change`` epochs.
+      random_state: seed of the explicit key behind initialisation, shuffling, dropout
+        and the validation split; ``None`` draws a fresh seed at every fit, and a NumPy
+        ``RandomState`` or ``Generator`` gives one seed drawn from it at every fit.
+      warm_start: ``fit`` continues from the fitted model and its optimizer state.
+      verbose: log a line per epoch to the ``mlp_functional.estimator.classifier`` logger
+        (``logging.basicConfig(level=logging.INFO)`` shows them).
+
+    Attributes:
+      classes_: the labels, sorted. ``n_features_in_``, ``feature_names_in_``: as seen by fit.
+      params_: the trained :class:`~mlp_functional.Params` (read-only arrays).
+      loss_curve_: mean training loss of each epoch (measured during the epoch).
+      validation_scores_, best_validation_score_: validation accuracy per epoch and its
+        best, with ``early_stopping`` (else ``None``). ``best_loss_``: lowest training
+        loss without ``early_stopping`` (else ``None``).
+      n_iter_: epochs run.
+    """
+
+    # Set by fit (annotations only: an unfitted estimator has none of them).
+    classes_: Array
+    params_: Params
+    n_iter_: int
+    loss_curve_: list[float]
+    validation_scores_: list[float] | None
+    best_validation_score_: float | None
+    best_loss_: float | None
+    _no_improvement_count: int
+    _opt_state: Any
+    _key: Key | None
+
+    def __init__(
+        self,
+        hidden_layer_sizes: Any = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 1e-3,
+        batch_size: int | str = "auto",
+        max_iter: int = 200,
+        alpha: float = 0.0,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = False,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        weight_decay: float = 0.01,
+        dropout: float = 0.0,
+        label_smoothing: float = 0.0,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        random_state: Any = None,
+        warm_start: bool = False,
+        verbose: bool = False,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.alpha = alpha
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.label_smoothing = label_smoothing
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+
+    # ---- training ----------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any) -> MLPClassifier:
+        """Train on ``(X, y)`` for up to ``max_iter`` epochs; returns ``self``.
+
+        With ``warm_start`` and a fitted model, training continues from it (same
+        architecture and classes required).
+        """
+        warm = bool(self.warm_start) and hasattr(self, "params_")
+        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES)
+        check_classification_targets(y)
+        classes = unique_labels(y)
+        if warm and not np.array_equal(classes, self.classes_):
+            raise ValueError(
+                f"warm_start needs the classes of the previous fit, {self.classes_.tolist()}; "
+                f"y has {classes.tolist()}: set warm_start=False to start afresh"
+            )
+        self.classes_ = classes
+        settings = check_settings(self.get_params(), len(X))
+        labels = np.searchsorted(self.classes_, y)
+        rows, validation = None, None
+        seed_key = _key_from(self.random_state)
+        if settings.early_stopping:
+            rows, validation = self._split(X, labels, settings, split(seed_key, 3)[2])
+        n_train = len(X) if rows is None else len(rows)
+        settings = settings._replace(batch_size=min(settings.batch_size, n_train))
+        state = self._start(X, settings, seed_key, warm, n_train)
+        if not warm:
+            self._reset_history(settings)
+        elif settings.early_stopping and self.validation_scores_ is None:
+            self.validation_scores_, self.best_validation_score_ = [], -math.inf
+        self._no_improvement_count = 0  # each fit has its own patience
+        self._train(state, X, labels, settings, rows, validation, incremental=False)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
+        """One epoch over ``(X, y)``, continuing from the model so far; returns ``self``.
+
+        Args:
+          X, y: a chunk of the training data.
+          classes: every label the model will ever see; required on the first call.
+        """
+        first = not hasattr(self, "params_")
+        if first and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        if classes is not None:
+            given = unique_labels(classes)
+            if not first and not np.array_equal(given, self.classes_):
+                raise ValueError(
+                    f"classes={given.tolist()} differs from classes_ {self.classes_.tolist()} "
+                    "of the earlier calls; pass the same labels, or fit afresh"
+                )
+            self.classes_ = given
+        X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES, reset=first)
+        check_classification_targets(y)
+        unknown = np.setdiff1d(unique_labels(y), self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y has labels {unknown.tolist()} that are not in classes_ "
+                f"{self.classes_.tolist()}; pass every label in classes= on the first call"
+            )
+        settings = check_settings(self.get_params(), len(X))
+        settings = settings._replace(early_stopping=False)
+        state = self._start(X, settings, _key_from(self.random_state), not first, len(X))
+        if first:
+            self._reset_history(settings)
+        labels = np.searchsorted(self.classes_, y)
+        self._train(state, X, labels, settings, None, None, incremental=True)
+        return self
+
+    def _split(
+        self, x: Array, labels: Array, settings: Settings, split_key: Key
+    ) -> tuple[Array, tuple[Array, Array]]:
+        """Training rows and the held-out ``(x, labels)``, stratified by class."""
+        seed = int(generator(split_key).integers(2**31))
+        try:
+            train_rows, val_rows = train_test_split(
+                np.arange(len(x)),
+                test_size=settings.validation_fraction,
+                random_state=seed,
+                stratify=labels,
+            )
+        except ValueError as e:
+            raise ValueError(
+                f"early_stopping cannot hold out validation_fraction="
+                f"{settings.validation_fraction} of {len(x)} examples by class ({e}); "
+                "pass more data, a larger validation_fraction or early_stopping=False"
+            ) from None
+        return np.sort(train_rows), (x[val_rows], labels[val_rows])
+
+    def _optimizer(self, settings: Settings, n_train: int) -> Optimizer:
+        steps_per_epoch = math.ceil(n_train / settings.batch_size)
+        return build_optimizer(settings, total_steps=settings.max_iter * steps_per_epoch)
+
+    def _start(
+        self, x: Array, settings: Settings, seed_key: Key, warm: bool, n_train: int
+    ) -> TrainState:
+        """The training state to continue from (``warm``) or a fresh one from the seed."""
+        optimizer = self._optimizer(settings, n_train)
+        sizes = (x.shape[1], *settings.hidden, len(self.classes_))
+        if not warm:
+            init_key, state_key, _ = split(seed_key, 3)
+            params = init(init_key, sizes, activation=settings.activation, dtype=x.dtype)
+            return init_state(state_key, params, optimizer)
+        params = self.params_
+        if params.sizes != sizes or params.activation.name != settings.activation:
+            fitted = "-".join(map(str, params.sizes))
+            wanted = "-".join(map(str, sizes))
+            raise ValueError(
+                f"the fitted model is {fitted} {params.activation.name}, these settings and "
+                f"data ask for {wanted} {settings.activation}: set warm_start=False to start "
+                "afresh"
+            )
+        state_key = self._key if self._key is not None else split(seed_key, 3)[1]
+        state = init_state(state_key, params, optimizer)
+        if _structure(self._opt_state) == _structure(state.opt_state):  # same solver: go on
+            state = state._replace(opt_state=self._opt_state)
+        return state
+
+    def _reset_history(self, settings: Settings) -> None:
+        self.n_iter_ = 0
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if settings.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -math.inf
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = math.inf
+
+    def _train(
+        self,
+        state: TrainState,
+        x: Array,
+        labels: Array,
+        settings: Settings,
+        rows: Array | None,
+        validation: tuple[Array, Array] | None,
+        *,
+        incremental: bool,
+    ) -> None:
+        """Run the epochs, keep the history, stop as scikit-learn's MLPClassifier does."""
+        best_params = None
+        converged = incremental
+        with _engine_quiet():
+            try:
+                epochs = fit(
+                    state,
+                    x,
+                    labels,
+                    batch_size=settings.batch_size,
+                    epochs=1 if incremental else settings.max_iter,
+                    validation=validation,
+                    dropout=settings.dropout,
+                    rows=rows,
+                    label_smoothing=settings.label_smoothing,
+                )
+                for state, log in epochs:
+                    self.n_iter_ += 1
+                    self.loss_curve_.append(log.loss)
+                    if self.verbose:
+                        self._log(log)
+                    improved = self._record(log, settings)
+                    if improved and settings.early_stopping:
+                        best_params = state.params
+                    if not incremental and self._no_improvement_count > settings.n_iter_no_change:
+                        converged = True
+                        break
+            except DivergenceError as e:
+                raise ValueError(
+                    f"training diverged in epoch {self.n_iter_ + 1} (loss is {e.loss}); "
+                    "scale the features (e.g. StandardScaler) or lower learning_rate_init"
+                ) from None
+        self.params_ = best_params if best_params is not None else state.params
+        self._opt_state, self._key = state.opt_state, state.key
+        if not converged:
+            warnings.warn(
+                f"stopped after max_iter={settings.max_iter} epochs before the "
+                f"{'validation accuracy' if settings.early_stopping else 'training loss'} "
+                "stopped improving; raise max_iter to train longer",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    def _record(self, log: EpochLog, settings: Settings) -> bool:
+        """Update the stopping bookkeeping; ``True`` when this epoch is the best yet."""
+        if settings.early_stopping:
+            assert self.validation_scores_ is not None and self.best_validation_score_ is not None
+            score = log.val_accuracy
+            self.validation_scores_.append(score)
+            stalled = score < self.best_validation_score_ + settings.tol
+            best = score > self.best_validation_score_
+            if best:
+                self.best_validation_score_ = score
+        else:
+            best_loss = math.inf if self.best_loss_ is None else self.best_loss_
+            stalled = log.loss > best_loss - settings.tol
+            best = log.loss < best_loss
+            self.best_loss_ = min(best_loss, log.loss)
+        self._no_improvement_count = self._no_improvement_count + 1 if stalled else 0
+        return best
+
+    def _log(self, log: EpochLog) -> None:
+        validation = (
+            "" if math.isnan(log.val_accuracy) else f", validation accuracy {log.val_accuracy:.4f}"
+        )
+        logger.info(
+            "epoch %d: loss %.6f%s (%.3f s)", self.n_iter_, log.loss, validation, log.seconds
+        )
+
+    # ---- prediction --------------------------------------------------------------------
+
+    def _features(self, X: Any) -> Array:
+        check_is_fitted(self)
+        checked: Array = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+        return checked
+
+    def predict_proba(self, X: Any) -> Array:
+        """Class probabilities, shape ``(n_samples, n_classes)``, columns in ``classes_`` order."""
+        x = self._features(X)
+        with _engine_quiet():
+            return predict_proba(self.params_, x)
+
+    def predict_log_proba(self, X: Any) -> Array:
+        """Log-probabilities, computed from the logits (finite where probabilities underflow)."""
+        x = self._features(X)
+        with _engine_quiet():
+            return log_softmax(forward(self.params_, x))
+
+    def predict(self, X: Any) -> Array:
+        """The most probable label of each example, taken from ``classes_``."""
+        chosen = self.predict_proba(X).argmax(axis=1)
+        return freeze(self.classes_.take(chosen))
+
+    # ---- persistence -------------------------------------------------------------------
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name in ("params_", "_opt_state"):
+            if name in state:
+                state[name] = _relinked(state[name])
+        super().__setstate__(state)
+
+    def save(self, path: Any) -> None:
+        """Write the fitted model to a safetensors file (see :mod:`.files`)."""
+        from .files import save_classifier
+
+        check_is_fitted(self)
+        save_classifier(path, self)
+
+    @classmethod
+    def load(cls, path: Any) -> MLPClassifier:
+        """A fitted classifier read from a file written by :meth:`save`."""
+        from .files import load_classifier
+
+        return load_classifier(path, cls)
