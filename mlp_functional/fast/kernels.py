@@ -158,16 +158,48 @@ def backprop(
         return _compiled_backprop(
             kernels, params, x, y, grads, space, masks, smoothing, ready, first_blocks
         )
-    n = len(x)
     trace = propagate(params, x, space.z, masks)
     predicted = trace.logits.argmax(axis=1)
     mean_loss = softmax_cross_entropy(trace.logits, y, smoothing)
-    delta = trace.logits
     derivative = params.activation.derivative
+
+    def bias_gradient(i: int, delta: Array) -> None:
+        np.add.reduce(delta, axis=0, out=grads.layers[i].b)  # np.sum, minus ~5 us of overhead
+
+    def times_derivative(i: int, delta: Array) -> None:
+        delta *= derivative(trace.pre[i], trace.hidden[i])
+
+    _backward(params, trace, grads, space, masks, ready, 1, bias_gradient, times_derivative)
+    return mean_loss, predicted
+
+
+def _backward(
+    params: Params,
+    trace: Trace,
+    grads: Params,
+    space: Workspace,
+    masks: Sequence[Array] | None,
+    ready: Ready | None,
+    first_blocks: int,
+    bias_gradient: Callable[[int, Array], None],
+    times_derivative: Callable[[int, Array], None],
+) -> None:
+    """The chain rule from the logits' gradient (in ``trace.logits``) down: weight
+    gradients, ``delta @ w.T``, the masks; ``bias_gradient(l, delta)`` and
+    ``times_derivative(l, delta)`` do the elementwise work each way of computing has."""
+    n = len(trace.logits)
+    delta = trace.logits
     for i in range(len(params.layers) - 1, -1, -1):
-        g = grads.layers[i]
-        np.matmul(trace.inputs[i].T, delta, out=g.w)
-        np.add.reduce(delta, axis=0, out=g.b)  # np.sum, without its ~5 us of argument handling
+        bias_gradient(i, delta)
+        if i == 0 and ready is not None and first_blocks > 1:
+            rows = len(params.layers[0].w)
+            edges = [rows * k // first_blocks for k in range(first_blocks + 1)]
+            for start, stop in itertools.pairwise(edges):
+                inputs = trace.inputs[0][:, start:stop]
+                np.matmul(inputs.T, delta, out=grads.layers[0].w[start:stop])
+                ready(0, (start, stop))
+            break
+        np.matmul(trace.inputs[i].T, delta, out=grads.layers[i].w)
         if i == 0:
             if ready is not None:
                 ready(i)
@@ -177,8 +209,7 @@ def backprop(
             ready(i)
         if masks is not None:
             delta *= masks[i - 1]
-        delta *= derivative(trace.pre[i - 1], trace.hidden[i - 1])
-    return mean_loss, predicted
+        times_derivative(i - 1, delta)
 
 
 def _compiled_backprop(
@@ -204,27 +235,19 @@ def _compiled_backprop(
     loss_sum = kernels.softmax_cross_entropy(
         trace.logits, y, float(smoothing), predicted, grads.layers[last].b
     )
-    delta = trace.logits
-    for i in range(last, -1, -1):
-        if i == 0 and ready is not None and first_blocks > 1:
-            rows = len(params.layers[0].w)
-            edges = [rows * k // first_blocks for k in range(first_blocks + 1)]
-            for start, stop in itertools.pairwise(edges):
-                inputs = trace.inputs[0][:, start:stop]
-                np.matmul(inputs.T, delta, out=grads.layers[0].w[start:stop])
-                ready(0, (start, stop))
-            break
-        np.matmul(trace.inputs[i].T, delta, out=grads.layers[i].w)
-        if i == 0:
-            if ready is not None:
-                ready(i)
-            break
-        delta = np.matmul(delta, params.layers[i].w.T, out=space.delta[i - 1][:n])
-        if ready is not None:
-            ready(i)
-        if masks is not None:
-            delta *= masks[i - 1]
-        kernels.activation_backward(
-            delta, trace.pre[i - 1], trace.hidden[i - 1], code, grads.layers[i - 1].b
-        )
+
+    def times_derivative(i: int, delta: Array) -> None:  # the bias gradient comes with it
+        kernels.activation_backward(delta, trace.pre[i], trace.hidden[i], code, grads.layers[i].b)
+
+    _backward(
+        params,
+        trace,
+        grads,
+        space,
+        masks,
+        ready,
+        first_blocks,
+        lambda i, delta: None,
+        times_derivative,
+    )
     return loss_sum / n, predicted
