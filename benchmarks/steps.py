@@ -3,6 +3,7 @@ the NumPy kernels and the compiled ones, in fresh processes taking turns (each p
 timed by :func:`mlp_functional.bench.step_breakdown`, 200 calls, median).
 
 Usage: flock /work/timing.lock python benchmarks/steps.py --repeats 5 [--threads 1]
+(it times the checkout it belongs to)
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import statistics
 import subprocess
 import sys
 
-from before_after import machine_line
+from before_after import HERE, machine_line
 
 _STEP = """
 import sys
 import numpy as np
 from threadpoolctl import threadpool_limits
 import mlp_functional as mf
-from mlp_functional.bench import step_breakdown
+from mlp_functional.bench.epoch import step_breakdown
 from mlp_functional.data import load
 from mlp_functional.fast import backend
 threads = int(sys.argv[1])
@@ -41,7 +42,7 @@ def main() -> None:
     runs: dict[str, list[list[float]]] = {"numpy": [], "numba": []}
     for _ in range(args.repeats):
         for kernels in runs:
-            env = {**os.environ, "MLP_FUNCTIONAL_KERNELS": kernels}
+            env = {**os.environ, "MLP_FUNCTIONAL_KERNELS": kernels, "PYTHONPATH": str(HERE)}
             done = subprocess.run(
                 [sys.executable, "-c", _STEP, str(args.threads)],
                 capture_output=True,
