@@ -55,7 +55,8 @@ def run_dataset(
     config: dict[str, Any], dataset: str | None = None, data_dir: str | None = None
 ) -> Any:
     """The data a run was trained on, read again: its own file or folder when the config
-    records one (``data.source``, checked unchanged), else the built-in dataset by name.
+    records one (``data.source``, checked unchanged, and scaled as recorded), else the
+    built-in dataset by name.
 
     Args:
       config: the run's ``config.json``.
@@ -63,10 +64,11 @@ def run_dataset(
       data_dir: the folder holding a built-in dataset's files (``--data-dir``).
     """
     from ..data import load, load_recorded
+    from ..runs.resources import apply_recorded_scaling
 
     data = config.get("data") or {}
     if dataset is None and data.get("source"):
-        return load_recorded(data["source"])
+        return apply_recorded_scaling(load_recorded(data["source"]), config, "config.json")
     name = dataset or data.get("name") or "mnist"
     return load(name, data_dir=data_dir or (config.get("settings") or {}).get("data_dir"))
 

@@ -67,7 +67,9 @@ def _on_training_scale(x: np.ndarray, trained: str) -> np.ndarray:
     return x
 
 
-def _table_rows(path: str, width: int, trained: str) -> list[tuple[str, np.ndarray]]:
+def _table_rows(
+    path: str, width: int, trained: str, scaling: Any = None
+) -> list[tuple[str, np.ndarray]]:
     from ..data import read_csv
     from ..inputs import InputError
 
@@ -79,7 +81,12 @@ def _table_rows(path: str, width: int, trained: str) -> list[tuple[str, np.ndarr
             f"{path}: rows of {rows.shape[1]} features, the model reads {width}; give the "
             "training data's feature columns, without the label column"
         )
-    rows = _on_training_scale(rows, trained)
+    if scaling is not None:  # a table standardised by its training rows, as recorded
+        from ..data import scale_features
+
+        rows = scale_features(rows, scaling)
+    else:
+        rows = _on_training_scale(rows, trained)
     return [(f"{path}[{i}]", row) for i, row in enumerate(rows)]
 
 
@@ -110,7 +117,7 @@ def _image(path: str, source: Source) -> list[tuple[str, np.ndarray]]:
 
 
 def _read(
-    path: str, source: Source | None, width: int, trained: str
+    path: str, source: Source | None, width: int, trained: str, scaling: Any = None
 ) -> list[tuple[str, np.ndarray]]:
     """The named examples in one input file, as the run's training examples were."""
     from ..data import describe_examples, mnist_like
@@ -118,7 +125,7 @@ def _read(
     from ..inputs import InputError, read_input
 
     if Path(path).suffix.lower() in TABLE_SUFFIXES:
-        return _table_rows(path, width, trained)
+        return _table_rows(path, width, trained, scaling)
     if source is None or mnist_like(source.shape[1:]):
         return read_input(path)
     if len(source.shape) == 2:
@@ -144,8 +151,10 @@ def run(args: argparse.Namespace) -> int:
     check_model(run_.params, model)
     source = data_source(run_.config, f"{args.run_dir}/config.json")
     width = run_.params.sizes[0]
-    trained = str((run_.config.get("data") or {}).get("dtype", "uint8"))
-    inputs = [item for path in args.images for item in _read(path, source, width, trained)]
+    recorded = run_.config.get("data") or {}
+    trained = str(recorded.get("dtype", "uint8"))
+    scaling = _recorded_scaling(recorded, f"{args.run_dir}/config.json")
+    inputs = [item for path in args.images for item in _read(path, source, width, trained, scaling)]
     _check_width(inputs, width, model)
     names = class_names(run_.config, run_.params.sizes[-1])
     probs = read(run_.params, [row for _, row in inputs], name=model).probabilities
@@ -156,6 +165,19 @@ def run(args: argparse.Namespace) -> int:
         ranked = ", ".join(f"{names[c]} {100 * p[c]:.1f}%" for c in order)
         print(f"{name}: {names[best]} ({100 * p[best]:.1f}%)  top {top}: {ranked}")
     return 0
+
+
+def _recorded_scaling(recorded: dict[str, Any], where: str) -> Any:
+    """The feature scaling config.json records for a table of the user's own, or ``None``."""
+    from ..data import scaling_from_record
+    from ..inputs import InputError
+
+    if recorded.get("scaling") is None:
+        return None
+    try:
+        return scaling_from_record(recorded["scaling"])
+    except ValueError as e:
+        raise InputError(f"{where}: {e}") from None
 
 
 def _check_width(inputs: list[tuple[str, np.ndarray]], width: int, model: str) -> None:

@@ -27,6 +27,15 @@ from .folders import decode_example
 from .idx import IDX_TYPES, read_idx, write_idx
 from .own import load_data, load_recorded, parse_image_size
 from .registry import DATASETS, DatasetSpec, Files, FileSpec, get_spec
+from .scaling import (
+    FeatureScaling,
+    fit_scaling,
+    needs_scaling,
+    scale_dataset,
+    scale_features,
+    scaling_from_record,
+    scaling_record,
+)
 from .source import (
     MNIST_SHAPES,
     LoadOptions,
@@ -67,6 +76,7 @@ __all__ = [
     "DatasetNotFoundError",
     "DatasetSpec",
     "DownloadOptions",
+    "FeatureScaling",
     "FileSpec",
     "Files",
     "Holdout",
@@ -82,16 +92,22 @@ __all__ = [
     "describe_examples",
     "download_file",
     "fetch",
+    "fit_scaling",
     "get_spec",
     "load",
     "load_data",
     "load_recorded",
     "mnist_like",
+    "needs_scaling",
     "parse_image_size",
     "pixel_stats",
     "preprocess",
     "read_csv",
     "read_idx",
+    "scale_dataset",
+    "scale_features",
+    "scaling_from_record",
+    "scaling_record",
     "source_from_record",
     "source_record",
     "standardize",

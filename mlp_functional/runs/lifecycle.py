@@ -54,7 +54,15 @@ from .folder import (
     read_file,
 )
 from .recipes import DECAYING_SCHEDULES, make_augment, make_optimizer, steps_per_epoch
-from .resources import EVAL_CHUNK, check_augment, check_memory, keys, load_data
+from .resources import (
+    EVAL_CHUNK,
+    apply_recorded_scaling,
+    check_augment,
+    check_memory,
+    fit_table_scaling,
+    keys,
+    load_data,
+)
 from .resources import split as split_rows
 from .schema import check_config, check_history, check_progress
 from .settings import Settings, SettingsError, check, from_record
@@ -269,12 +277,15 @@ def start(
         try:
             data = _read_data(settings, dataset, events)
             split = split_rows(settings, data)
+            data, scaling = fit_table_scaling(data, split)
             sizes = [data.train.images[0].size, *settings.hidden, len(data.classes)]
             check_memory(settings, sizes)
             init_key, shuffle_key, _ = keys(settings.seed)
             params = init(init_key, sizes, activation=settings.activation)
             state = init_state(shuffle_key, params, _optimizer(settings, split))
             config = _config(settings, sizes, data, split)
+            if scaling is not None:
+                config["data"]["scaling"] = scaling
             yield Session(
                 folder, settings, config, state, Progress(), [], data, split, None, events, fault
             )
@@ -395,6 +406,7 @@ def _reopen(
 
         check_same_data(config["data"]["source"], data.source)
     split = split_rows(settings, data)
+    data = apply_recorded_scaling(data, config, folder / CONFIG_FILE)
     state, progress = _read_state(folder, manifest, _optimizer(settings, split))
     sizes = [data.train.images[0].size, *settings.hidden, len(data.classes)]
     if list(state.params.sizes) != config["model"]["sizes"] or list(state.params.sizes) != sizes:

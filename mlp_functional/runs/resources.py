@@ -23,8 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EVAL_CHUNK",
+    "apply_recorded_scaling",
     "check_augment",
     "check_memory",
+    "fit_table_scaling",
     "keys",
     "load_data",
     "memory_needed",
@@ -161,3 +163,28 @@ def split(settings: Settings, dataset: Dataset) -> TrainVal:
             f"use at most {n - 1}"
         )
     return train_val_split(keys(settings.seed)[2], *dataset.train, settings.val_size)
+
+
+def fit_table_scaling(data: Dataset, split: TrainVal) -> tuple[Dataset, dict[str, Any] | None]:
+    """A table of your own standardised by its training rows' mean and standard deviation
+    (see :mod:`mlp_functional.data.scaling`), with the record config.json keeps; other data
+    unchanged, with ``None``."""
+    from ..data import fit_scaling, needs_scaling, scale_dataset, scaling_record
+
+    if not needs_scaling(data):
+        return data, None
+    scaling = fit_scaling(data.train.images[split.train])
+    return scale_dataset(data, scaling), scaling_record(scaling)
+
+
+def apply_recorded_scaling(data: Dataset, config: dict[str, Any], where: Any) -> Dataset:
+    """``data`` scaled as config.json records (unchanged when it records no scaling)."""
+    from ..data import scale_dataset, scaling_from_record
+
+    record = (config.get("data") or {}).get("scaling")
+    if record is None:
+        return data
+    try:
+        return scale_dataset(data, scaling_from_record(record))
+    except ValueError as e:
+        raise RunError(f"{where}: {e}") from None
