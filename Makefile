@@ -25,8 +25,10 @@ imports: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The laws run twice: with the compiled kernels (numba, from the dev extra) and forced to NumPy.
 pytest: $(STAMP)
 	$(BIN)/pytest -q
+	MLP_FUNCTIONAL_KERNELS=numpy $(BIN)/pytest -q tests/test_engines.py mlp_functional/fast
 
 # A second `make demo` reuses the trained run instead of refusing to overwrite it.
 demo: $(STAMP)
@@ -36,9 +38,10 @@ demo: $(STAMP)
 	$(BIN)/mlp-functional evaluate runs/demo
 	$(BIN)/mlp-functional report runs/demo
 
-# scikit-learn comes with the compare extra; PyTorch is compared when it is installed.
+# scikit-learn comes with the compare extra, JAX with the jax extra; PyTorch is compared
+# when it is installed.
 bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[compare]'
+	$(BIN)/pip install --quiet -e '.[compare,fast,jax]'
 	$(BIN)/mlp-functional bench --compare
 
 # Timings of forward, grad, the Adam update and a training step (pytest-benchmark).

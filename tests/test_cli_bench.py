@@ -33,13 +33,17 @@ def test_bench_prints_the_floor_the_ratio_and_peak_memory(
     # With one round the ratio is ours / floor, up to the table's rounding (0.0005 s each).
     low, high = (ours - 5e-4) / (floor + 5e-4), (ours + 5e-4) / (floor - 5e-4)
     assert low - 0.005 <= ratio <= high + 0.005
+    kernels = re.search(r"fast engine kernels\s*\| (\w+) \| ([^|]*)\|", out)
+    assert kernels is not None and kernels.group(1) in ("numba", "numpy")
+    if kernels.group(1) == "numba":  # the compile from scratch is reported apart
+        assert re.match(r"compile [\d.]+ s once, then [\d.]+ s to load", kernels.group(2))
     peak = float(re.search(r"peak memory, default train\s*\| (\d+) MB", out).group(1))
     assert 20 < peak < 2000
 
 
 def test_missing_peers_are_reported_in_one_line_each(env: dict[str, str], tmp_path: Path) -> None:
     fake = tmp_path / "fake"
-    for name in ("sklearn", "torch"):
+    for name in ("sklearn", "torch", "optax"):
         (fake / name).mkdir(parents=True)
         (fake / name / "__init__.py").write_text(f"raise ImportError('no {name} here')\n")
     env = {**env, "PYTHONPATH": str(fake)}
@@ -60,5 +64,6 @@ def test_missing_peers_are_reported_in_one_line_each(env: dict[str, str], tmp_pa
     assert lines == [
         f"scikit-learn: skipped, scikit-learn is not installed: {extra}",
         "pytorch: skipped, PyTorch is not installed: pip install torch",
+        "jax: skipped, JAX is not installed: pip install 'mlp-functional[jax]'",
     ]
     assert "scikit-learn epoch" not in result.stdout

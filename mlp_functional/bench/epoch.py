@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..engines import predict, train_epoch
+from ..fast import backend
 from ..fast.kernels import backprop, propagate, workspace
 from ..fast.loop import optimizer_step
 from ..features import to_features
@@ -131,7 +132,7 @@ def step_breakdown(
     space = workspace(params, len(images))
     xb = to_features(images, params.dtype)
     scratch = np.empty_like(flat)
-    forward = median_time(lambda: propagate(live, xb, space.z), repeats)
+    forward = median_time(lambda: propagate(live, xb, space.z, activations=space.hidden), repeats)
     both = median_time(lambda: backprop(live, xb, labels, grads, space), repeats)
     backprop(live, xb, labels, grads, space)
     fresh = g.copy()  # an update may overwrite the gradient: give each call the same one
@@ -165,6 +166,10 @@ class BenchResult(NamedTuple):
     eval_floor_fraction: float
     peers: dict[str, float]
     peer_ratios: dict[str, float]
+    peer_accuracy: dict[str, float]
+    peer_first_epoch: dict[str, float]
+    kernels: str
+    kernels_ready: float
 
 
 def run_bench(
@@ -177,7 +182,7 @@ def run_bench(
     optimizer: Optimizer,
     optimizer_name: str = "adam",
     repeats: int = 5,
-    peers: dict[str, Callable[[], float]] | None = None,
+    peers: dict[str, Callable[[], Any]] | None = None,
     textbook: bool = True,
 ) -> BenchResult:
     """Time epochs of ours, the floor and any peers, alternating, ``repeats`` rounds.
@@ -186,10 +191,12 @@ def run_bench(
       images, labels: the training set (uint8 images as the library trains on them).
       test_images: for the evaluation throughput.
       peers: name -> a function that runs and times one epoch of that peer on the same
-        job (in a process of its own), returning the seconds.
+        job (in a process of its own), returning a :class:`~mlp_functional.bench.peers.PeerRun`
+        (its seconds, test accuracy and first epoch's seconds).
       textbook: also time the textbook engine's epoch (the price of reading the code).
     """
     n = len(images)
+    kernels_ready = backend.warm_up()  # compile or load the kernels before any epoch
     sizes = (int(np.prod(images.shape[1:])), *hidden, 10)
     params = init(key(0), sizes)
     state = init_state(key(1), params, optimizer)
@@ -197,7 +204,7 @@ def run_bench(
     epoch_times: list[float] = []
     textbook_times: list[float] = []
     textbook_state = state
-    peer_times: dict[str, list[float]] = {name: [] for name in peers or {}}
+    peer_runs: dict[str, list[Any]] = {name: [] for name in peers or {}}
     for _ in range(repeats):
         floor_times.append(
             matmul_floor(sizes, batch_size=batch_size, n_examples=n, dtype=params.dtype, repeats=1)
@@ -212,7 +219,7 @@ def run_bench(
             )
             textbook_times.append(time.perf_counter() - start)
         for name, run in (peers or {}).items():
-            peer_times[name].append(run())
+            peer_runs[name].append(run())
     ratios = tuple(e / f for e, f in zip(epoch_times, floor_times, strict=True))
     epoch = statistics.median(epoch_times)
     floor = statistics.median(floor_times)
@@ -230,10 +237,12 @@ def run_bench(
         repeats=5,
         forward_only=True,
     )
-    peer_medians = {name: statistics.median(times) for name, times in peer_times.items()}
+    peer_medians = {
+        name: statistics.median(r.seconds for r in runs) for name, runs in peer_runs.items()
+    }
     peer_ratios = {
-        name: statistics.median(e / p for e, p in zip(epoch_times, times, strict=True))
-        for name, times in peer_times.items()
+        name: statistics.median(e / r.seconds for e, r in zip(epoch_times, runs, strict=True))
+        for name, runs in peer_runs.items()
     }
     return BenchResult(
         sizes=sizes,
@@ -257,6 +266,12 @@ def run_bench(
         eval_floor_fraction=eval_floor / eval_time,
         peers=peer_medians,
         peer_ratios=peer_ratios,
+        peer_accuracy={name: min(r.accuracy for r in runs) for name, runs in peer_runs.items()},
+        peer_first_epoch={
+            name: statistics.median(r.first_epoch for r in runs) for name, runs in peer_runs.items()
+        },
+        kernels=backend.name(),
+        kernels_ready=kernels_ready,
     )
 
 

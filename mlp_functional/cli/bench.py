@@ -4,7 +4,10 @@ Prints the configuration, the BLAS NumPy uses, and a table of medians: the floor
 epoch's matrix products alone, timed in this process at the same shapes), our epoch and
 its ratio to the floor, GFLOP/s, the time per step split into forward, backward, update
 and the rest, evaluation throughput, the peak memory of a default ``train`` run, and with
-``--compare`` scikit-learn's and PyTorch's epoch on the same job, alternating.
+``--compare`` scikit-learn's, PyTorch's and JAX's epoch on the same job, alternating,
+each with its test accuracy. The fast engine's kernels (compiled with the ``fast``
+extra, NumPy without) are named, with the seconds they take to compile from scratch
+and to load from the disk cache.
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ from typing import Any
 from ..runs.recipes import OPTIMIZERS
 from .argtypes import hidden_sizes, positive_int
 
-__all__ = ["add_parser", "blas_info", "cpu_model", "run", "train_peak_memory_mb"]
+__all__ = [
+    "add_parser",
+    "blas_info",
+    "cpu_model",
+    "kernels_compile_seconds",
+    "run",
+    "train_peak_memory_mb",
+]
 
 HELP = "time a training epoch against its matrix products alone (and against peers)"
 
@@ -34,7 +44,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
     p.add_argument("--repeats", type=positive_int, default=5, help="rounds, alternating")
-    p.add_argument("--compare", action="store_true", help="also time scikit-learn and PyTorch")
+    p.add_argument("--compare", action="store_true", help="also time scikit-learn, PyTorch and JAX")
     p.add_argument(
         "--no-memory", action="store_true", help="skip the peak memory of a default train run"
     )
@@ -95,6 +105,25 @@ def train_peak_memory_mb(data_dir: str | None, epochs: int = 1) -> float:
     return int(done.stdout.split("peak-kb")[-1].split()[0]) / 1024
 
 
+#: Compiles the kernels into an empty cache and prints the seconds it took.
+_COMPILE_SNIPPET = "from mlp_functional.fast import backend; print(backend.warm_up())"
+
+
+def kernels_compile_seconds() -> float:
+    """Seconds to compile the fast engine's kernels from scratch (an empty disk cache,
+    in a process of its own): what the first epoch after installation pays."""
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "MLP_FUNCTIONAL_KERNELS": "numba"}
+        done = subprocess.run(
+            [sys.executable, "-c", _COMPILE_SNIPPET],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+    return float(done.stdout.split()[-1])
+
+
 def run(args: argparse.Namespace) -> int:
     """Measure and print the table."""
     import numpy as np
@@ -139,7 +168,14 @@ def run(args: argparse.Namespace) -> int:
     step = result.step
     per_step = result.epoch / result.steps
     rest = per_step - step.forward - step.backward - step.update
+    kernels = (
+        f"compile {kernels_compile_seconds():.1f} s once, then {result.kernels_ready:.2f} s "
+        "to load from the cache"
+        if result.kernels == "numba"
+        else "pure NumPy (pip install 'mlp-functional[fast]' for the compiled ones)"
+    )
     rows = [
+        ("fast engine kernels", result.kernels, kernels),
         ("matmul floor (epoch)", f"{result.floor:.3f} s", "1.00x"),
         ("fast engine epoch", f"{result.epoch:.3f} s", f"{result.ratio:.2f}x floor"),
         ("  rounds, ratio to floor", " ".join(f"{r:.2f}" for r in result.ratios), ""),
@@ -160,8 +196,16 @@ def run(args: argparse.Namespace) -> int:
         ),
     ]
     for name, seconds in result.peers.items():
+        accuracy = result.peer_accuracy[name]
+        checked = "" if accuracy >= 0.95 else " BELOW 95%: not comparable"
         rows.append(
-            (f"{name} epoch", f"{seconds:.3f} s", f"ours / theirs = {result.peer_ratios[name]:.2f}")
+            (
+                f"{name} epoch",
+                f"{seconds:.3f} s",
+                f"{seconds / result.floor:.2f}x floor; ours / theirs = "
+                f"{result.peer_ratios[name]:.2f}; test accuracy {100 * accuracy:.1f}%{checked}; "
+                f"first epoch {result.peer_first_epoch[name]:.2f} s",
+            )
         )
     if not args.no_memory:
         peak = train_peak_memory_mb(args.data_dir)

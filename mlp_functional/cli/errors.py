@@ -38,7 +38,15 @@ EXIT_INTERRUPTED = 130
 
 #: Optional dependency (top-level module) -> the extra that installs it.
 EXTRAS: Mapping[str, str] = MappingProxyType(
-    {"matplotlib": "plot", "PIL": "images", "sklearn": "compare", "playwright": "browser"}
+    {
+        "matplotlib": "plot",
+        "PIL": "images",
+        "sklearn": "compare",
+        "playwright": "browser",
+        "numba": "fast",
+        "jax": "jax",
+        "optax": "jax",
+    }
 )
 
 

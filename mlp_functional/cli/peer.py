@@ -1,6 +1,6 @@
 """``python -m mlp_functional.cli.peer NAME``: time one epoch of a peer library and print
-the seconds; ``bench --compare`` runs it in a process of its own (see
-:func:`mlp_functional.bench.peers.time_peer`).
+the seconds, its test accuracy and the warm-up epoch's seconds; ``bench --compare`` runs
+it in a process of its own (see :func:`mlp_functional.bench.peers.time_peer`).
 
 >>> build_parser().parse_args(["pytorch", "--batch-size", "64"]).batch_size
 64
@@ -28,20 +28,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Time one epoch of a peer, after a warm-up epoch; print the seconds."""
+    """Time one epoch of a peer, after a warm-up epoch; print seconds, accuracy, warm-up."""
     from ..data import load
 
     args = build_parser().parse_args(argv)
     data = load("mnist", data_dir=args.data_dir)
     hidden = [int(h) for h in args.hidden.split(",") if h]
     try:
-        seconds = time_one_epoch(
-            args.name, data.train.images, data.train.labels, hidden, args.batch_size
+        run = time_one_epoch(
+            args.name,
+            data.train.images,
+            data.train.labels,
+            hidden,
+            args.batch_size,
+            data.test.images,
+            data.test.labels,
         )
     except PeerMissingError as missing:
         print(missing, file=sys.stderr)
         return EXIT_MISSING
-    print(f"{seconds:.6f}")
+    print(f"{run.seconds:.6f} {run.accuracy:.6f} {run.first_epoch:.6f}")
     return 0
 
 

@@ -40,7 +40,7 @@ def _log_probs_batches(params: Params, x: Array, batch_size: int) -> Iterator[Ar
     for start in range(0, len(x), batch_size):
         chunk = rows[start : start + batch_size]
         xb = to_features(chunk, params.dtype, out=features[: len(chunk)])
-        logits = propagate(params, xb, space.z).logits
+        logits = propagate(params, xb, space.z, activations=space.hidden).logits
         logits -= logsumexp(logits)
         yield logits
 

@@ -17,27 +17,35 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
 
 from ..params import Params
+from . import backend
 
 __all__ = ["Workspace", "backprop", "propagate", "softmax_cross_entropy", "workspace"]
 
 Array = np.ndarray
+#: ``ready(layer)`` or ``ready(layer, (first_row, stop_row))``: those gradients are written.
+Ready = Callable[..., None]
 
 
 class Workspace(NamedTuple):
     """Scratch buffers for batches of up to ``batch`` examples.
 
-    ``z[l]`` has shape ``(batch, sizes[l+1])``, and ``delta[l]`` the same shape for the
-    hidden layers.
+    ``z[l]`` has shape ``(batch, sizes[l+1])``, and ``delta[l]`` and ``hidden[l]`` (the
+    activations ``f(z[l])``, written by the compiled kernels) the same shape for the
+    hidden layers; ``predicted`` holds the batch's argmax.
     """
 
     z: tuple[Array, ...]
     delta: tuple[Array, ...]
+    hidden: tuple[Array, ...]
+    predicted: Array
 
 
 def workspace(params: Params, batch: int) -> Workspace:
@@ -46,7 +54,16 @@ def workspace(params: Params, batch: int) -> Workspace:
     return Workspace(
         tuple(np.empty((batch, w), params.dtype) for w in widths),
         tuple(np.empty((batch, w), params.dtype) for w in widths[:-1]),
+        tuple(np.empty((batch, w), params.dtype) for w in widths[:-1]),
+        np.empty(batch, np.int64),
     )
+
+
+def activation_code(params: Params) -> int:
+    """The compiled kernels' code for ``params``' activation (one of the fast ones)."""
+    kernels = backend.compiled()
+    assert kernels is not None
+    return dict(kernels.ACTIVATION_CODES)[params.activation.name]
 
 
 class Trace(NamedTuple):
@@ -57,19 +74,31 @@ class Trace(NamedTuple):
 
 
 def propagate(
-    params: Params, x: Array, buffers: Sequence[Array], masks: Sequence[Array] | None = None
+    params: Params,
+    x: Array,
+    buffers: Sequence[Array],
+    masks: Sequence[Array] | None = None,
+    activations: Sequence[Array] | None = None,
 ) -> Trace:
-    """The forward pass with each ``z_l`` written into ``buffers[l]``."""
+    """The forward pass with each ``z_l`` written into ``buffers[l]`` (and, with the
+    compiled kernels and ``activations`` given, each ``f(z_l)`` into ``activations[l]``)."""
     act = params.activation
+    kernels = backend.compiled() if activations is not None else None
+    code = activation_code(params) if kernels is not None else 0
     a = x
     inputs, pre, hidden = [x], list[Array](), list[Array]()
     last = len(params.layers) - 1
     for i, layer in enumerate(params.layers):
         z = np.matmul(a, layer.w, out=buffers[i][: len(a)])
-        z += layer.b
         if i == last:
+            z += layer.b
             return Trace(tuple(inputs), tuple(pre), tuple(hidden), z)
-        a = act.value(z)
+        if kernels is not None and activations is not None:
+            a = activations[i][: len(z)]
+            kernels.bias_activation(z, layer.b, code, a)
+        else:
+            z += layer.b
+            a = act.value(z)
         pre.append(z)
         hidden.append(a)
         if masks is not None:
@@ -113,25 +142,113 @@ def backprop(
     space: Workspace,
     masks: Sequence[Array] | None = None,
     smoothing: float = 0.0,
+    ready: Ready | None = None,
+    first_blocks: int = 1,
 ) -> tuple[float, Array]:
     """Loss on a batch of float features; gradients written into the arrays of ``grads``.
 
     Returns the mean loss and the logits' argmax (for the running accuracy).
+    ``ready(l)``, when given, is called as soon as layer ``l``'s gradients are written
+    and its weights are no longer needed (from the last layer down). With the compiled
+    kernels and ``first_blocks > 1``, the first layer's weight gradient is computed in
+    that many blocks of rows, each announced as ``ready(0, (start, stop))`` (the bias
+    with the last), so that its update can start before the whole product is done.
     """
-    n = len(x)
+    kernels = backend.compiled()
+    if kernels is not None:
+        return _compiled_backprop(
+            kernels, params, x, y, grads, space, masks, smoothing, ready, first_blocks
+        )
     trace = propagate(params, x, space.z, masks)
     predicted = trace.logits.argmax(axis=1)
     mean_loss = softmax_cross_entropy(trace.logits, y, smoothing)
-    delta = trace.logits
     derivative = params.activation.derivative
+
+    def bias_gradient(i: int, delta: Array) -> None:
+        np.add.reduce(delta, axis=0, out=grads.layers[i].b)  # np.sum, minus ~5 us of overhead
+
+    def times_derivative(i: int, delta: Array) -> None:
+        delta *= derivative(trace.pre[i], trace.hidden[i])
+
+    _backward(params, trace, grads, space, masks, ready, 1, bias_gradient, times_derivative)
+    return mean_loss, predicted
+
+
+def _backward(
+    params: Params,
+    trace: Trace,
+    grads: Params,
+    space: Workspace,
+    masks: Sequence[Array] | None,
+    ready: Ready | None,
+    first_blocks: int,
+    bias_gradient: Callable[[int, Array], None],
+    times_derivative: Callable[[int, Array], None],
+) -> None:
+    """The chain rule from the logits' gradient (in ``trace.logits``) down: weight
+    gradients, ``delta @ w.T``, the masks; ``bias_gradient(l, delta)`` and
+    ``times_derivative(l, delta)`` do the elementwise work each way of computing has."""
+    n = len(trace.logits)
+    delta = trace.logits
     for i in range(len(params.layers) - 1, -1, -1):
-        g = grads.layers[i]
-        np.matmul(trace.inputs[i].T, delta, out=g.w)
-        np.add.reduce(delta, axis=0, out=g.b)  # np.sum, without its ~5 us of argument handling
+        bias_gradient(i, delta)
+        if i == 0 and ready is not None and first_blocks > 1:
+            rows = len(params.layers[0].w)
+            edges = [rows * k // first_blocks for k in range(first_blocks + 1)]
+            for start, stop in itertools.pairwise(edges):
+                inputs = trace.inputs[0][:, start:stop]
+                np.matmul(inputs.T, delta, out=grads.layers[0].w[start:stop])
+                ready(0, (start, stop))
+            break
+        np.matmul(trace.inputs[i].T, delta, out=grads.layers[i].w)
         if i == 0:
+            if ready is not None:
+                ready(i)
             break
         delta = np.matmul(delta, params.layers[i].w.T, out=space.delta[i - 1][:n])
+        if ready is not None:
+            ready(i)
         if masks is not None:
             delta *= masks[i - 1]
-        delta *= derivative(trace.pre[i - 1], trace.hidden[i - 1])
-    return mean_loss, predicted
+        times_derivative(i - 1, delta)
+
+
+def _compiled_backprop(
+    kernels: ModuleType,
+    params: Params,
+    x: Array,
+    y: Array,
+    grads: Params,
+    space: Workspace,
+    masks: Sequence[Array] | None,
+    smoothing: float,
+    ready: Ready | None,
+    first_blocks: int,
+) -> tuple[float, Array]:
+    """:func:`backprop` with the elementwise work in compiled kernels: bias and
+    activation in one pass, softmax-cross-entropy with argmax and the last bias
+    gradient in one, the activation's derivative with the bias gradient in one."""
+    n = len(x)
+    code = activation_code(params)
+    trace = propagate(params, x, space.z, masks, space.hidden)
+    predicted = space.predicted[:n]
+    last = len(params.layers) - 1
+    loss_sum = kernels.softmax_cross_entropy(
+        trace.logits, y, float(smoothing), predicted, grads.layers[last].b
+    )
+
+    def times_derivative(i: int, delta: Array) -> None:  # the bias gradient comes with it
+        kernels.activation_backward(delta, trace.pre[i], trace.hidden[i], code, grads.layers[i].b)
+
+    _backward(
+        params,
+        trace,
+        grads,
+        space,
+        masks,
+        ready,
+        first_blocks,
+        lambda i, delta: None,
+        times_derivative,
+    )
+    return loss_sum / n, predicted

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ..features import as_rows, to_features
+from ..features import PIXEL_SCALE, as_rows, to_features
 from ..params import Params, buffer_views, unravel
 from ..random import Key, split
 from ..regularize import dropout_masks
@@ -41,8 +41,10 @@ from ..train import (
     epoch_log,
     epoch_order,
 )
+from . import backend
 from .kernels import Workspace, backprop, workspace
-from .rules import adam_sums, compile_chain
+from .overlap import overlap_for
+from .rules import Step, adam_sums, compile_chain
 from .state import FastState, from_fast, leaves, to_fast
 
 __all__ = ["optimizer_step", "run_epoch"]
@@ -67,11 +69,17 @@ def _batches(
     dtype, widths = params.dtype, params.sizes[1:-1]
     features = np.empty((plan.batch_size, rows.shape[1]), dtype)
     direct = rows.dtype == features.dtype  # gather straight into the features buffer
-    gathered = None if direct else np.empty((plan.batch_size, rows.shape[1]), rows.dtype)
+    kernels = backend.compiled()
+    fused = kernels is not None and rows.dtype == np.uint8 and rows.flags.c_contiguous
+    scale = features.dtype.type(PIXEL_SCALE)
+    gathered = None if direct or fused else np.empty((plan.batch_size, rows.shape[1]), rows.dtype)
     for i in range(n_batches):
         idx = order[i * plan.batch_size : (i + 1) * plan.batch_size]
         n = len(idx)
-        if gathered is None:
+        if fused:  # gather and convert in one pass
+            xb = features[:n]
+            kernels.gather_features(rows, idx, scale, xb)  # type: ignore[union-attr]
+        elif gathered is None:
             xb = rows.take(idx, axis=0, out=features[:n])
         else:
             xb = to_features(rows.take(idx, axis=0, out=gathered[:n]), dtype, out=features[:n])
@@ -88,11 +96,23 @@ def _chain(state: TrainState) -> list[tuple[str, Any]]:
     return [(spec.name, spec.hyper) for spec, _ in leaves(state.optimizer.spec, state.opt_state)]
 
 
+def compile_step(chain: list[tuple[str, Any]]) -> Step:
+    """The optimizer step: the fused compiled pass when the kernels and the chain's
+    shape allow, else the NumPy passes."""
+    if backend.compiled() is not None:
+        from .fused import fused_chain
+
+        fused = fused_chain(chain)
+        if fused is not None:
+            return fused.step
+    return compile_chain(chain)
+
+
 def optimizer_step(state: TrainState) -> tuple[Any, Array, list[list[Any]]]:
     """The compiled optimizer step with fresh flat params and slots, for timing it alone."""
     fast = to_fast(state)
     slots = [list(slot.values) for slot in fast.slots]
-    return compile_chain(_chain(state)), fast.p, slots
+    return compile_step(_chain(state)), fast.p, slots
 
 
 class _DivergedError(Exception):
@@ -108,7 +128,7 @@ def _train(
     progress: Callable[[int], None] | None,
 ) -> tuple[TrainState, Tally]:
     chain = _chain(state)
-    step = compile_chain(chain)
+    step = compile_step(chain)
     fast = to_fast(state)
     slots = [list(slot.values) for slot in fast.slots]
     adams = [
@@ -126,20 +146,35 @@ def _train(
     space: Workspace | None = None
     tally = Tally()
     count = state.step
-    for xb, yb, masks in batches:
-        if space is None:
-            space = workspace(state.params, len(xb))
-        loss, predicted = backprop(live, xb, yb, grads, space, masks, smoothing)
-        if not math.isfinite(loss):
-            raise _DivergedError(count, loss)
-        step(p, g, slots, scratch)
-        count += 1
-        correct = int(np.count_nonzero(predicted == yb))
-        tally = Tally(
-            tally.loss_sum + loss * len(yb), tally.correct + correct, tally.seen + len(yb)
-        )
-        if progress is not None:
-            progress(len(yb))
+    overlap = overlap_for(chain, state.params, p, g, slots)
+    try:
+        for xb, yb, masks in batches:
+            if space is None:
+                space = workspace(state.params, len(xb))
+            if overlap is not None:  # the update runs beside back propagation
+                overlap.wait()
+                ready = overlap.begin()
+                loss, predicted = backprop(
+                    live, xb, yb, grads, space, masks, smoothing, ready, overlap.blocks
+                )
+            else:
+                loss, predicted = backprop(live, xb, yb, grads, space, masks, smoothing)
+            if not math.isfinite(loss):
+                raise _DivergedError(count, loss)
+            if overlap is None:
+                step(p, g, slots, scratch)
+            count += 1
+            correct = int(np.count_nonzero(predicted == yb))
+            tally = Tally(
+                tally.loss_sum + loss * len(yb), tally.correct + correct, tally.seen + len(yb)
+            )
+            if progress is not None:
+                progress(len(yb))
+        if overlap is not None:
+            overlap.wait()
+    finally:
+        if overlap is not None:
+            overlap.close()
     for slot, hyper in adams:
         adam_sums(slot, hyper["b1"], hyper["b2"], into_sums=False)
     new = FastState(

@@ -34,7 +34,10 @@ __all__ = [
     "SUPPORTED",
     "adam_sums",
     "compile_chain",
+    "flush_moments",
     "flush_subnormals",
+    "moment_indices",
+    "step_counts",
 ]
 
 Array = np.ndarray
@@ -232,7 +235,7 @@ def compile_chain(chain: Sequence[tuple[str, Mapping[str, Any]]]) -> Step:
     """
     kernels = [_KERNELS[name](hyper) for name, hyper in chain]
     names = [name for name, _ in chain]
-    moments = [i for i, name in enumerate(names) if name in ("trace_momentum", "scale_by_adam")]
+    moments = moment_indices(names)
     sliced = not _GLOBAL.intersection(names)
 
     def run(p: Array, g: Array, slots: Sequence[list[Any]], scratch: Array) -> None:
@@ -246,7 +249,7 @@ def compile_chain(chain: Sequence[tuple[str, Mapping[str, Any]]]) -> Step:
             p += np.multiply(source, scale, out=g)
 
     def step(p: Array, g: Array, slots: list[list[Any]], scratch: Array) -> None:
-        counts = [slot[0] if slot and isinstance(slot[0], int) else None for slot in slots]
+        counts = step_counts(slots)
         if not sliced or p.size <= CHUNK:
             run(p, g, slots, scratch)
         else:
@@ -260,15 +263,30 @@ def compile_chain(chain: Sequence[tuple[str, Mapping[str, Any]]]) -> Step:
                 for i, v in enumerate(piece_slot):
                     if not isinstance(v, np.ndarray):
                         slot[i] = v  # the counts advance once per step, not per slice
-        for i in moments:
-            own = counts[i]
-            flush_subnormals(
-                own if own is not None else _first_count(counts),
-                *(v for v in slots[i] if isinstance(v, np.ndarray)),
-            )
+        flush_moments(moments, counts, slots)
 
     return step
 
 
-def _first_count(counts: Sequence[int | None]) -> int:
-    return next((c for c in counts if c is not None), 0)
+def step_counts(slots: Sequence[list[Any]]) -> list[int | None]:
+    """Each transformation's update count before a step (None where it keeps none)."""
+    return [slot[0] if slot and isinstance(slot[0], int) else None for slot in slots]
+
+
+def moment_indices(names: Sequence[str]) -> list[int]:
+    """Positions of the transformations that keep moments (their buffers need flushing)."""
+    return [i for i, name in enumerate(names) if name in ("trace_momentum", "scale_by_adam")]
+
+
+def flush_moments(
+    moments: Sequence[int], counts: Sequence[int | None], slots: Sequence[list[Any]]
+) -> None:
+    """:func:`flush_subnormals` on each moment's buffers, by its own count (or the chain's
+    first count, for momentum, which keeps none) before the step."""
+    first = next((c for c in counts if c is not None), 0)
+    for i in moments:
+        own = counts[i]
+        flush_subnormals(
+            own if own is not None else first,
+            *(v for v in slots[i] if isinstance(v, np.ndarray)),
+        )
