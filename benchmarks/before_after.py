@@ -8,7 +8,7 @@ checkouts take turns, round after round; the table gives medians.
 Usage (the earlier engine checked out beside the repository, outside its history)::
 
     git worktree add --detach ../old 85db1fc
-    flock /work/timing.lock python benchmarks/before_after.py ../old --repeats 7
+    python benchmarks/before_after.py ../old --repeats 7
 
 ``--engines`` picks this checkout's engines to time (``fast,textbook``), ``--kernels``
 the fast engine's kernels (``numpy``, ``numba`` or both: ``MLP_FUNCTIONAL_KERNELS``);

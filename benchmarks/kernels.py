@@ -5,9 +5,9 @@ floor timed in its own process (with the BLAS's own threads).
 
 Usage::
 
-    flock /work/timing.lock python benchmarks/kernels.py --repeats 5
-    flock /work/timing.lock python benchmarks/kernels.py --sizes 784-1024-1024-10
-    flock /work/timing.lock python benchmarks/kernels.py --batch-size 512
+    python benchmarks/kernels.py --repeats 5
+    python benchmarks/kernels.py --sizes 784-1024-1024-10
+    python benchmarks/kernels.py --batch-size 512
 
 ``--this`` times another checkout (a snapshot, so that edits cannot change a run).
 """

@@ -2,7 +2,7 @@
 the NumPy kernels and the compiled ones, in fresh processes taking turns (each phase
 timed by :func:`mlp_functional.bench.step_breakdown`, 200 calls, median).
 
-Usage: flock /work/timing.lock python benchmarks/steps.py --repeats 5 [--threads 1]
+Usage: python benchmarks/steps.py --repeats 5 [--threads 1]
 (it times the checkout it belongs to)
 """
 
