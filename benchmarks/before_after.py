@@ -40,7 +40,10 @@ import sys, time
 import numpy as np
 from threadpoolctl import threadpool_limits
 import mlp_functional as mf
-from mlp_functional.bench import matmul_floor
+try:  # the floor moved into bench/epoch.py; the earlier engine keeps it in bench.py
+    from mlp_functional.bench.epoch import matmul_floor
+except ImportError:
+    from mlp_functional.bench import matmul_floor
 from mlp_functional.data import load
 engine, sizes, batch, threads, update = sys.argv[1:6]
 sizes, batch, threads = [int(s) for s in sizes.split("-")], int(batch), int(threads)
