@@ -49,7 +49,6 @@ __all__ = [
 
 Engine = Literal["auto", "fast", "textbook"]
 ENGINES: tuple[str, ...] = ("auto", "fast", "textbook")
-_FAST_ACTIVATIONS = fast.state.FAST_ACTIVATIONS
 
 
 def resolve_engine(
@@ -69,7 +68,7 @@ def resolve_engine(
         what = "the optimizer chain or the activation"
     else:
         assert params is not None
-        able = any(params.activation == a for a in _FAST_ACTIVATIONS)
+        able = fast.state.has_activation_kernel(params.activation)
         what = "the activation"
     if engine == "fast" and not able:
         raise ValueError(f"engine='fast' has no kernel for {what}; use engine='auto' or 'textbook'")

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..params import freeze
+from ..readonly import freeze
 from .source import mnist_like
 from .splits import Dataset, Split
 

@@ -23,7 +23,15 @@ from ..params import Params, freeze, n_params, ravel, unravel
 from ..train import TrainState
 from .rules import SUPPORTED
 
-__all__ = ["FastState", "Slot", "from_fast", "leaves", "supports", "to_fast"]
+__all__ = [
+    "FastState",
+    "Slot",
+    "from_fast",
+    "has_activation_kernel",
+    "leaves",
+    "supports",
+    "to_fast",
+]
 
 Array = np.ndarray
 
@@ -60,7 +68,17 @@ def _supported_spec(spec: Spec | None) -> bool:
     return spec.name in SUPPORTED
 
 
-def supports(state: TrainState, augment: Any = None) -> bool:
+def has_activation_kernel(activation: Any) -> bool:
+    """Whether the fast engine has in-place kernels for this activation (a built-in one).
+
+    >>> import mlp_functional as mf
+    >>> has_activation_kernel(mf.relu), has_activation_kernel(mf.relu._replace(name="mine"))
+    (True, False)
+    """
+    return any(activation == a for a in FAST_ACTIVATIONS)
+
+
+def supports(state: TrainState) -> bool:
     """Whether every piece of a training run has a fast kernel: the activation and each
     transformation of the optimizer. (Augmentation is a function on float batches that
     both engines call alike.)
@@ -70,11 +88,7 @@ def supports(state: TrainState, augment: Any = None) -> bool:
     >>> supports(mf.init_state(mf.key(0), mf.init(mf.key(1), [3, 2], activation=odd), mf.sgd(0.1)))
     False
     """
-    del augment
-    act = state.params.activation
-    return any(act is a or act == a for a in FAST_ACTIVATIONS) and _supported_spec(
-        state.optimizer.spec
-    )
+    return has_activation_kernel(state.params.activation) and _supported_spec(state.optimizer.spec)
 
 
 def _writeable_flat(params: Params) -> Array:
