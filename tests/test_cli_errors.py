@@ -115,6 +115,26 @@ def test_missing_data_offline_is_one_line_and_leaves_nothing(
     assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
 
 
+def test_a_failed_run_without_out_leaves_no_runs_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--data", "missing.csv"]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_run_keeps_a_runs_folder_that_was_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    assert main(["train", "--data", "missing.csv"]) == 1
+    capsys.readouterr()
+    assert [p.name for p in tmp_path.iterdir()] == ["runs"]
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
 def test_missing_extra_names_the_pip_install() -> None:
     missing = ModuleNotFoundError("No module named 'PIL'", name="PIL")
     assert message_for(missing) == (

@@ -233,6 +233,12 @@ def _clear_uncommitted(folder: Path) -> None:
         (folder / name).unlink()
 
 
+def _remove_if_empty(folder: Path) -> None:
+    """Remove ``folder`` if nothing is in it (a ``runs/`` made for a run that failed)."""
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+
+
 def _remove_uncommitted(folder: Path, created: bool) -> None:
     """After a run that committed nothing: remove what it wrote (the folder if it made it)."""
     if read_manifest(folder) is not None:
@@ -271,8 +277,12 @@ def start(
 
     check(settings)
     created = out is None or not Path(out).exists()
+    root_created = out is None and not Path(root).exists()
     folder = _claim(out, root)
-    with lock.hold(folder):
+    with contextlib.ExitStack() as cleanup:
+        if root_created:  # registered first, so it runs last: after the run folder is gone
+            cleanup.callback(_remove_if_empty, Path(root))
+        cleanup.enter_context(lock.hold(folder))
         _clear_uncommitted(folder)
         try:
             data = _read_data(settings, dataset, events)
