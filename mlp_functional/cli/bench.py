@@ -28,6 +28,7 @@ from .argtypes import hidden_sizes, positive_int
 __all__ = [
     "add_parser",
     "blas_info",
+    "blas_pin_note",
     "cpu_model",
     "kernels_compile_seconds",
     "run",
@@ -75,6 +76,39 @@ def blas_info() -> str:
         if i.get("user_api") == "blas"
     ]
     return "; ".join(parts) or "none found"
+
+
+def _cpu_flags() -> set[str]:
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return set()
+    found = re.search(r"^flags\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
+    return set(found.group(1).split()) if found else set()
+
+
+def blas_pin_note(environ: dict[str, str], flags: set[str]) -> str | None:
+    """A line saying that ``OPENBLAS_CORETYPE`` pins OpenBLAS's kernel, when it is set.
+
+    The variable replaces OpenBLAS's own choice for this processor; JAX and PyTorch
+    do not read it, so a pin to narrower vectors than the processor has slows our
+    products and scikit-learn's, not theirs.
+
+    >>> print(blas_pin_note({"OPENBLAS_CORETYPE": "Haswell"}, {"avx2", "avx512f"}))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    note: OPENBLAS_CORETYPE=Haswell pins OpenBLAS to that kernel on a processor with
+    AVX-512; JAX and PyTorch do not read it (unset it to let OpenBLAS choose)
+    >>> blas_pin_note({}, {"avx512f"}) is None
+    True
+    """
+    pinned = environ.get("OPENBLAS_CORETYPE")
+    if not pinned:
+        return None
+    vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else None
+    on = f" on a processor with {vectors}" if vectors else ""
+    return (
+        f"note: OPENBLAS_CORETYPE={pinned} pins OpenBLAS to that kernel{on}; JAX and PyTorch "
+        "do not read it (unset it to let OpenBLAS choose)"
+    )
 
 
 #: Runs the command, then prints the process's own peak resident memory in kB. On Linux
@@ -165,6 +199,9 @@ def run(args: argparse.Namespace) -> int:
         f"machine: {cpu_model()}, {os.cpu_count()} cores; numpy {np.__version__}; "
         f"BLAS {blas_info()}"
     )
+    pin = blas_pin_note(dict(os.environ), _cpu_flags())
+    if pin:
+        print(pin)
     step = result.step
     per_step = result.epoch / result.steps
     rest = per_step - step.forward - step.backward - step.update
