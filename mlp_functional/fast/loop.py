@@ -126,6 +126,7 @@ def _train(
     batches: Iterable[Batch],
     smoothing: float,
     progress: Callable[[int], None] | None,
+    batch_size: int,
 ) -> tuple[TrainState, Tally]:
     chain = _chain(state)
     step = compile_step(chain)
@@ -146,7 +147,7 @@ def _train(
     space: Workspace | None = None
     tally = Tally()
     count = state.step
-    overlap = overlap_for(chain, state.params, p, g, slots)
+    overlap = overlap_for(chain, state.params, p, g, slots, batch_size)
     try:
         for xb, yb, masks in batches:
             if space is None:
@@ -193,7 +194,8 @@ def run_epoch(state: TrainState, x: Array, y: Array, plan: Regimen) -> tuple[Tra
         limit: int | None, progress: Callable[[int], None] | None
     ) -> tuple[TrainState, Tally]:
         batches = _batches(x, y, order, plan, (keys.dropout, keys.augment), state.params)
-        return _train(state, itertools.islice(batches, limit), plan.label_smoothing, progress)
+        limited = itertools.islice(batches, limit)
+        return _train(state, limited, plan.label_smoothing, progress, plan.batch_size)
 
     with np.errstate(over="ignore", invalid="ignore"):
         try:

@@ -9,13 +9,24 @@ next step waits for every update before its forward pass. Clipping by global nor
 needs the whole gradient first, so such chains run their update after back
 propagation, as without overlap.
 
+What can hide is the update of the layers above the first, behind the first layer's
+weight gradient (the step's last product); the first layer's own update has only the
+next batch's gather beside it, and the worker thread takes a core from the BLAS. So by
+default the overlap runs when :func:`hidden_share` is at least :data:`MIN_HIDDEN_SHARE`
+and the BLAS runs more than one thread: the choice measured faster in five of the six
+two-thread configurations of ``benchmarks/kernels.py`` (BENCHMARKS.md).
+
 >>> import mlp_functional as mf
 >>> layer_bounds(mf.init(mf.key(0), [3, 4, 2]))
 ((0, 16), (16, 26))
+>>> reference = [784, 256, 128, 10]
+>>> round(hidden_share(reference, 128), 5), round(hidden_share([784, 1024, 1024, 10], 128), 5)
+(0.00133, 0.01031)
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,15 +38,44 @@ from ..params import Params
 from . import backend
 from .rules import step_counts
 
-__all__ = ["FIRST_LAYER_BLOCKS", "OVERLAP_VARIABLE", "Overlap", "layer_bounds", "overlap_for"]
+__all__ = [
+    "FIRST_LAYER_BLOCKS",
+    "MIN_HIDDEN_SHARE",
+    "OVERLAP_VARIABLE",
+    "Overlap",
+    "blas_threads",
+    "hidden_share",
+    "layer_bounds",
+    "overlap_for",
+]
 
 Array = np.ndarray
 
-#: Set to 0 to run each update after back propagation instead (for measuring), or to
-#: the number of blocks of the first layer's weight gradient.
+#: Unset or ``auto``: the measured rule (see the module). ``0``: each update after back
+#: propagation; ``k`` >= 1: always overlapped, the first layer's weight gradient in k blocks.
 OVERLAP_VARIABLE = "MLP_FUNCTIONAL_OVERLAP"
 #: Blocks of the first layer's weight gradient, by default.
 FIRST_LAYER_BLOCKS = 1
+#: Measured at two BLAS threads (shares by :func:`hidden_share`): the overlap was faster
+#: at 784-1024-1024-10, batch 128 (0.0103) with either OpenBLAS kernel, slower at
+#: 784-256-128-10, batch 512 (0.0003) with either, and at batch 128 (0.0013) slower with
+#: the AVX-512 kernel, faster with the AVX2 one; at one BLAS thread slower in all three.
+MIN_HIDDEN_SHARE = 0.002
+
+
+def hidden_share(sizes: Sequence[int], batch_size: int) -> float:
+    """Entries of the layers above the first (whose update can run beside the first
+    layer's weight gradient) per multiply-add of that product."""
+    above = sum(i * o + o for i, o in itertools.pairwise(sizes[1:]))
+    return above / (batch_size * sizes[0] * sizes[1])
+
+
+def blas_threads() -> int:
+    """The most threads any loaded BLAS runs (1 when none is found)."""
+    from threadpoolctl import threadpool_info
+
+    counts = [i.get("num_threads", 1) for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(counts, default=1)
 
 
 def layer_bounds(params: Params) -> tuple[tuple[int, int], ...]:
@@ -106,20 +146,25 @@ def overlap_for(
     p: Array,
     g: Array,
     slots: list[list[Any]],
+    batch_size: int,
 ) -> Overlap | None:
     """An :class:`Overlap` when the compiled kernels run, the chain fuses without a
-    global norm, and ``MLP_FUNCTIONAL_OVERLAP`` is not ``0``; else None.
+    global norm, and ``MLP_FUNCTIONAL_OVERLAP`` asks for it (unset: when the share it
+    can hide and the BLAS threads make it pay, see the module); else None.
 
     ``MLP_FUNCTIONAL_OVERLAP=k`` with ``k > 1`` also splits the first layer's weight
     gradient into ``k`` blocks (see :func:`~mlp_functional.fast.kernels.backprop`).
     """
-    setting = os.environ.get(OVERLAP_VARIABLE, str(FIRST_LAYER_BLOCKS)).strip()
-    blocks = int(setting) if setting.isdigit() else FIRST_LAYER_BLOCKS
-    if backend.compiled() is None or blocks == 0:
+    setting = os.environ.get(OVERLAP_VARIABLE, "auto").strip().lower()
+    if backend.compiled() is None or setting == "0":
         return None
     from .fused import fused_chain
 
     fused = fused_chain(chain)
     if fused is None or fused.global_norm:
         return None
-    return Overlap(fused, params, p, g, slots, blocks)
+    if setting.isdigit():
+        return Overlap(fused, params, p, g, slots, int(setting))
+    if hidden_share(params.sizes, batch_size) < MIN_HIDDEN_SHARE or blas_threads() < 2:
+        return None
+    return Overlap(fused, params, p, g, slots, FIRST_LAYER_BLOCKS)

@@ -1,0 +1,83 @@
+"""When the update runs beside back propagation: the measured rule and the override."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mlp_functional as mf
+from mlp_functional.fast import backend, overlap
+from mlp_functional.fast.loop import _chain
+from mlp_functional.fast.state import to_fast
+
+REFERENCE = [784, 256, 128, 10]
+WIDE = [784, 1024, 1024, 10]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "batch"), [(REFERENCE, 128), (REFERENCE, 512), (WIDE, 128), ([5, 3, 2], 7)]
+)
+def test_hidden_share_is_the_upper_layers_entries_over_the_last_product(
+    sizes: list[int], batch: int
+) -> None:
+    params = mf.init(mf.key(0), sizes)
+    upper = mf.n_params(params) - params.layers[0].w.size - params.layers[0].b.size
+    multiply_adds = sizes[0] * batch * sizes[1]  # a.T @ delta: (i, batch) @ (batch, o)
+    assert overlap.hidden_share(sizes, batch) == pytest.approx(upper / multiply_adds, rel=1e-12)
+
+
+def _overlap_at(
+    sizes: list[int],
+    batch: int,
+    monkeypatch: pytest.MonkeyPatch,
+    setting: str | None,
+    threads: int,
+):
+    if setting is None:
+        monkeypatch.delenv(overlap.OVERLAP_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(overlap.OVERLAP_VARIABLE, setting)
+    monkeypatch.setattr(overlap, "blas_threads", lambda: threads)
+    state = mf.init_state(mf.key(1), mf.init(mf.key(0), sizes), mf.adam(1e-3))
+    fast = to_fast(state)
+    slots = [list(slot.values) for slot in fast.slots]
+    chosen = overlap.overlap_for(
+        _chain(state), state.params, fast.p, np.empty_like(fast.p), slots, batch
+    )
+    if chosen is not None:
+        chosen.close()
+    return chosen
+
+
+@pytest.mark.skipif(backend.compiled() is None, reason="the overlap needs the compiled kernels")
+@pytest.mark.parametrize(
+    ("sizes", "batch", "setting", "threads", "runs"),
+    [
+        (WIDE, 128, None, 2, True),  # measured faster with either OpenBLAS kernel
+        (REFERENCE, 512, None, 2, False),  # measured slower with either
+        (REFERENCE, 128, None, 2, False),  # slower with the AVX-512 kernel
+        (WIDE, 128, None, 1, False),  # one BLAS thread: measured slower
+        (WIDE, 128, "auto", 2, True),
+        (REFERENCE, 512, "1", 1, True),  # asked for: always
+        (WIDE, 128, "0", 2, False),  # turned off: never
+    ],
+)
+def test_the_overlap_runs_where_it_was_measured_faster(
+    sizes: list[int],
+    batch: int,
+    setting: str | None,
+    threads: int,
+    runs: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chosen = _overlap_at(sizes, batch, monkeypatch, setting, threads)
+    assert (chosen is not None) is runs
+
+
+def test_blas_threads_counts_a_loaded_blas() -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    if not any(i.get("user_api") == "blas" for i in threadpool_info()):
+        pytest.skip("no BLAS found by threadpoolctl")
+    with threadpool_limits(1):
+        assert overlap.blas_threads() == 1
