@@ -175,8 +175,36 @@ def test_tied_logits_of_a_dead_network_are_the_only_accuracy_difference_allowed(
 def test_fast_engine_equals_textbook_in_float32(run):
     state, x, y, settings = run
     (a, logs_a), (b, logs_b) = train_both(state, x, y, settings, epochs=1)
-    assert_same_training(a, b, F32)
+    exact = textbook_in_float64(state, x, y, settings)
+    assert_same_training_within_float32_rounding(a, b, exact)
     assert logs_a[0].loss == pytest.approx(logs_b[0].loss, rel=1e-4, abs=1e-5)
+
+
+def textbook_in_float64(state, x, y, settings) -> mf.TrainState:
+    """The textbook engine's run from the same start, every number in float64."""
+    wide = mf.tree_map(lambda a: a.astype(np.float64), state.params)
+    start = mf.init_state(state.key, wide, state.optimizer)
+    return mf.train_epoch(start, x, y, engine="textbook", **settings)[0]
+
+
+def assert_same_training_within_float32_rounding(
+    a: mf.TrainState, b: mf.TrainState, exact: mf.TrainState
+) -> None:
+    """The engines agree to :data:`F32`, or, entry by entry, to within twice the
+    textbook's own float32 error against the float64 run ``exact``.
+
+    Adam divides a gradient by its own size, so where a gradient is almost zero its
+    float32 rounding moves the parameter by up to the learning rate: a found case (one
+    input, leaky ReLU, dropout) where the textbook's float32 bias ended 3.7e-5 from the
+    float64 value and the fast engine's 1.7e-6 from it. There the float32 run itself is
+    not determined more finely than that, so neither engine can be held closer.
+    """
+    assert a.key == b.key and a.step == b.step
+    for u, v, w in zip(leaves(a), leaves(b), leaves(exact), strict=True):
+        assert u.dtype == v.dtype
+        rounding = np.abs(v.astype(np.float64) - w)
+        allowed = F32["atol"] + F32["rtol"] * np.abs(v) + 2 * rounding
+        assert np.all(np.abs(u.astype(np.float64) - v) <= allowed), (u, v, w)
 
 
 @settings(max_examples=40, deadline=None)
