@@ -43,8 +43,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .params import freeze
 from .random import Key, generator, split
+from .readonly import freeze
 
 __all__ = [
     "AffineParams",

@@ -27,9 +27,10 @@ import numpy as np
 
 from .forward import Trace, inputs_of, propagate
 from .loss import cross_entropy, cross_entropy_grad, loss
-from .params import Layer, Params, freeze, ravel, unravel
+from .params import Layer, Params, ravel, unravel
 from .random import Key, generator
 from .random import key as make_key
+from .readonly import freeze
 from .validate import check_labels, check_smoothing
 
 __all__ = ["backward", "check_grad", "grad", "loss_and_grad", "trace_loss_and_grad"]

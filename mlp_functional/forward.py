@@ -26,7 +26,8 @@ import numpy as np
 import toolz
 
 from .features import to_features
-from .params import Layer, Params, freeze
+from .params import Layer, Params
+from .readonly import freeze
 from .validate import check_inputs
 
 __all__ = ["Trace", "dense", "forward", "forward_trace", "inputs_of", "propagate"]

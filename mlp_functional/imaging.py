@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .params import freeze
+from .readonly import freeze
 
 __all__ = [
     "BOX",

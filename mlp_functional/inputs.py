@@ -52,7 +52,8 @@ from .imaging import (
     to_mnist,
 )
 from .loss import softmax
-from .params import Params, freeze
+from .params import Params
+from .readonly import freeze
 
 __all__ = [
     "MAX_NPY_BYTES",

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from .forward import forward
-from .params import Params, freeze
+from .params import Params
+from .readonly import freeze
 from .validate import check_labels, check_smoothing
 
 __all__ = [

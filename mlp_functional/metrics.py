@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .params import freeze
+from .readonly import freeze
 from .validate import check_labels
 
 __all__ = [

@@ -22,7 +22,8 @@ import numpy as np
 
 from .forward import forward
 from .loss import cross_entropy, log_softmax, softmax
-from .params import Params, freeze
+from .params import Params
+from .readonly import freeze
 from .validate import check_labels
 
 __all__ = ["Hardest", "accuracy", "evaluate", "hardest", "predict", "predict_proba"]

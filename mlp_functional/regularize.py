@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .params import freeze
 from .random import Key, generator
+from .readonly import freeze
 
 __all__ = ["check_rate", "dropout", "dropout_masks"]
 

@@ -43,9 +43,10 @@ from .optimizers import (
     learning_rate_at,
     step_count,
 )
-from .params import Params, freeze
+from .params import Params
 from .predict import evaluate
 from .random import Key, generator, split
+from .readonly import freeze
 from .regularize import check_rate, dropout_masks
 from .validate import check_batch, check_smoothing
 

@@ -39,8 +39,9 @@ from ..engines import fit, predict_proba
 from ..forward import forward
 from ..loss import log_softmax
 from ..optimizers import Optimizer
-from ..params import Params, freeze, init, tree_map
+from ..params import Params, init, tree_map
 from ..random import Key, generator, key, split
+from ..readonly import freeze
 from ..train import DivergenceError, EpochLog, TrainState, init_state
 from ..validate import NotNormalisedWarning
 from .settings import Settings, check_settings

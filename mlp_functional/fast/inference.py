@@ -19,8 +19,9 @@ import numpy as np
 
 from ..features import as_rows, to_features
 from ..loss import logsumexp
-from ..params import Params, freeze
+from ..params import Params
 from ..predict import Hardest, hardest_of
+from ..readonly import freeze
 from ..validate import check_batch, check_inputs
 from .kernels import propagate, workspace
 

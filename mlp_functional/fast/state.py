@@ -19,7 +19,8 @@ import numpy as np
 
 from ..activations import leaky_relu, relu, sigmoid, tanh
 from ..optimizers import Optimizer, Spec
-from ..params import Params, freeze, n_params, ravel, unravel
+from ..params import Params, n_params, ravel, unravel
+from ..readonly import freeze
 from ..train import TrainState
 from .rules import SUPPORTED
 

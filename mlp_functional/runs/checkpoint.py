@@ -38,8 +38,9 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 from ..optimizers import Optimizer
-from ..params import FLOAT_DTYPES, Layer, Params, buffer_views, freeze, unravel
+from ..params import FLOAT_DTYPES, Layer, Params, buffer_views, unravel
 from ..random import Key
+from ..readonly import freeze
 from ..train import TrainState
 
 __all__ = [
