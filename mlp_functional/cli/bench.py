@@ -53,14 +53,18 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(run=run)
 
 
+def _cpuinfo_field(name: str) -> str | None:
+    """The first value of ``name`` in /proc/cpuinfo (None where there is none)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if not cpuinfo.exists():
+        return None
+    found = re.search(rf"^{name}\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
+    return found.group(1).strip() if found else None
+
+
 def cpu_model() -> str:
     """The processor's name, as the kernel reports it."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
-        if found:
-            return found.group(1).strip()
-    return platform.processor() or platform.machine()
+    return _cpuinfo_field("model name") or platform.processor() or platform.machine()
 
 
 def blas_info() -> str:
@@ -76,14 +80,6 @@ def blas_info() -> str:
         if i.get("user_api") == "blas"
     ]
     return "; ".join(parts) or "none found"
-
-
-def _cpu_flags() -> set[str]:
-    cpuinfo = Path("/proc/cpuinfo")
-    if not cpuinfo.exists():
-        return set()
-    found = re.search(r"^flags\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
-    return set(found.group(1).split()) if found else set()
 
 
 def blas_pin_note(environ: dict[str, str], flags: set[str]) -> str | None:
@@ -199,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
         f"machine: {cpu_model()}, {os.cpu_count()} cores; numpy {np.__version__}; "
         f"BLAS {blas_info()}"
     )
-    pin = blas_pin_note(dict(os.environ), _cpu_flags())
+    pin = blas_pin_note(dict(os.environ), set((_cpuinfo_field("flags") or "").split()))
     if pin:
         print(pin)
     step = result.step
