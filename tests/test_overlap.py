@@ -60,6 +60,7 @@ def _overlap_at(
         (WIDE, 128, "auto", 2, True),
         (REFERENCE, 512, "1", 1, True),  # asked for: always
         (WIDE, 128, "0", 2, False),  # turned off: never
+        (WIDE, 128, "00", 2, False),
     ],
 )
 def test_the_overlap_runs_where_it_was_measured_faster(

@@ -156,7 +156,7 @@ def overlap_for(
     gradient into ``k`` blocks (see :func:`~mlp_functional.fast.kernels.backprop`).
     """
     setting = os.environ.get(OVERLAP_VARIABLE, "auto").strip().lower()
-    if backend.compiled() is None or setting == "0":
+    if backend.compiled() is None or (setting.isdigit() and int(setting) == 0):
         return None
     from .fused import fused_chain
 
