@@ -10,7 +10,6 @@ the command line in :mod:`mlp_functional.cli`.
 (2,)
 """
 
-from .activations import ACTIVATIONS, Activation, get_activation, leaky_relu, relu, sigmoid, tanh
 from .augment import (
     AffineParams,
     affine,
@@ -20,8 +19,61 @@ from .augment import (
     random_displacement,
     warp,
 )
-from .backprop import backward, check_grad, grad, loss_and_grad
-from .engines import (
+from .engine.api import (
+    ACTIVATIONS,
+    adam,
+    adamw,
+    add_decayed_weights,
+    add_l2,
+    apply_updates,
+    backward,
+    chain,
+    check_grad,
+    clip_by_global_norm,
+    constant,
+    cosine,
+    count_updates,
+    cross_entropy,
+    cross_entropy_grad,
+    dense,
+    dropout,
+    forward,
+    forward_trace,
+    get_activation,
+    grad,
+    identity,
+    init,
+    key,
+    leaky_relu,
+    learning_rate_at,
+    log_softmax,
+    logsumexp,
+    loss,
+    loss_and_grad,
+    momentum,
+    n_params,
+    one_cycle,
+    ravel,
+    relu,
+    scale_by_adam,
+    scale_by_learning_rate,
+    sgd,
+    sigmoid,
+    softmax,
+    split,
+    step_decay,
+    tanh,
+    trace_momentum,
+    tree_map,
+    tree_reduce,
+    unravel,
+    warmup_cosine,
+)
+from .engine.boundary import public as _public
+from .engine.checks import NotNormalisedWarning
+from .engine.epochs import DivergenceError, EpochLog, minibatches, train_step
+from .engine.inference import Hardest
+from .engine.table import (
     ENGINES,
     accuracy,
     evaluate,
@@ -32,47 +84,22 @@ from .engines import (
     train_epoch,
 )
 from .features import to_features
-from .forward import Trace, dense, forward, forward_trace
-from .loss import cross_entropy, cross_entropy_grad, log_softmax, logsumexp, loss, softmax
-from .optimizers import (
+from .textbook import train as _train
+from .textbook.activations import Activation
+from .textbook.forward import Trace
+from .textbook.optimizers import (
     AdamState,
     CountState,
     EmptyState,
     LearningRateState,
     MomentumState,
     Optimizer,
-    Spec,
-    adam,
-    adamw,
-    add_decayed_weights,
-    add_l2,
-    apply_updates,
-    chain,
-    clip_by_global_norm,
-    count_updates,
-    identity,
-    learning_rate_at,
-    momentum,
-    scale_by_adam,
-    scale_by_learning_rate,
-    sgd,
-    trace_momentum,
 )
-from .params import Layer, Params, init, n_params, ravel, tree_map, tree_reduce, unravel
-from .predict import Hardest
-from .random import Key, generator, key, split
-from .regularize import dropout
-from .schedules import constant, cosine, one_cycle, step_decay, warmup_cosine
-from .train import (
-    Batch,
-    DivergenceError,
-    EpochLog,
-    TrainState,
-    init_state,
-    minibatches,
-    train_step,
-)
-from .validate import NotNormalisedWarning
+from .textbook.params import Layer, Params
+from .textbook.random import Key, generator
+from .textbook.train import Batch, TrainState
+
+init_state = _public(_train.init_state)
 
 __version__ = "0.1.0"
 
@@ -95,7 +122,6 @@ __all__ = [
     "NotNormalisedWarning",
     "Optimizer",
     "Params",
-    "Spec",
     "Trace",
     "TrainState",
     "__version__",

@@ -21,7 +21,7 @@ within ``[min(0, lo), max(0, hi)]`` of the input's range ``[lo, hi]``; it is a f
 read-only array and the input is never written to.
 
 >>> import numpy as np
->>> from mlp_functional.random import key
+>>> from mlp_functional import key
 >>> x = np.zeros((4, 28, 28), np.float32)
 >>> x[:, 10:18, 12:16] = 1.0
 >>> y = augment(key(0), x)
@@ -43,8 +43,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .random import Key, generator, split
 from .readonly import freeze
+from .textbook.random import Key, generator, split
 
 __all__ = [
     "AffineParams",
@@ -146,7 +146,7 @@ def random_affine(
     lean, as steep as handwriting gets); 10% of scale stays within the spread of
     digit sizes MNIST's size normalisation leaves (it fits the longer side only).
 
-    >>> from mlp_functional.random import key
+    >>> from mlp_functional import key
     >>> p = random_affine(key(0), 3)
     >>> p.rotation.shape, bool(abs(p.rotation).max() <= 15.0)
     ((3,), True)
@@ -288,7 +288,7 @@ def random_displacement(
     Returns:
       float32 array ``(n, 2, H, W)``: ``[:, 0]`` is ``dy`` (down), ``[:, 1]`` is ``dx``.
 
-    >>> from mlp_functional.random import key
+    >>> from mlp_functional import key
     >>> d = random_displacement(key(0), 2, (28, 28))
     >>> d.shape, d.dtype, 0.5 < float(d.std()) < 3.0
     ((2, 2, 28, 28), dtype('float32'), True)
@@ -503,7 +503,7 @@ def affine(
     Equals ``augment(key, images, alpha=0)`` with the same settings.
 
     >>> import numpy as np
-    >>> from mlp_functional.random import key
+    >>> from mlp_functional import key
     >>> x = np.random.default_rng(0).random((2, 28, 28), dtype=np.float32)
     >>> same = affine(key(1), x, max_shift=0, max_rotation=0, scale_range=(1, 1), max_shear=0)
     >>> bool(np.array_equal(same, x))
@@ -527,7 +527,7 @@ def elastic(key: Key, images: Any, *, alpha: float = 34.0, sigma: float = 4.0) -
     Equals :func:`augment` with the same key and identity affine settings.
 
     >>> import numpy as np
-    >>> from mlp_functional.random import key
+    >>> from mlp_functional import key
     >>> x = np.zeros((3, 784), np.float32)
     >>> x[:, 300:500] = 1.0
     >>> y = elastic(key(0), x)
@@ -576,7 +576,7 @@ def augment(
       A fresh read-only array of the input's shape and dtype.
 
     >>> import numpy as np
-    >>> from mlp_functional.random import key
+    >>> from mlp_functional import key
     >>> x = np.random.default_rng(0).random((2, 784), dtype=np.float32)
     >>> bool(np.array_equal(augment(key(3), x, alpha=0.0), affine(key(3), x)))
     True

@@ -13,8 +13,8 @@ Every error is an :class:`InputError` (a ``ValueError``) whose message starts wi
 name of what was read, and a blank array is refused exactly like a blank image.
 
 >>> import numpy as np
->>> from mlp_functional.random import key
->>> from mlp_functional.params import init
+>>> from mlp_functional import key
+>>> from mlp_functional import init
 >>> digit = np.zeros((28, 28), np.uint8)
 >>> digit[4:24, 12:16] = 255
 >>> [(name, row.shape) for name, row in rows_from_array("a.npy", np.stack([digit, digit]))]
@@ -39,8 +39,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .engine.api import forward_trace, softmax
 from .features import to_features
-from .forward import forward_trace
 from .imaging import (
     MAX_FILE_BYTES,
     MIN_CONTRAST,
@@ -51,9 +51,8 @@ from .imaging import (
     read_regular_file,
     to_mnist,
 )
-from .loss import softmax
-from .params import Params
 from .readonly import freeze
+from .textbook.params import Params
 
 __all__ = [
     "MAX_NPY_BYTES",
@@ -280,8 +279,8 @@ def check_model(params: Params, name: str = "the model") -> None:
     for the softmax's subtraction) passes the dtype's largest number, the model is
     refused before use rather than printing NaN probabilities.
 
-    >>> from mlp_functional.random import key
-    >>> from mlp_functional.params import Layer, init
+    >>> from mlp_functional import key
+    >>> from mlp_functional import Layer, init
     >>> p = init(key(0), [4, 3])
     >>> check_model(p)
     >>> check_model(p._replace(layers=(Layer(p.layers[0].w * 1e38, p.layers[0].b),)), "m")

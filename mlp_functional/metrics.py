@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .engine.checks import check_labels
 from .readonly import freeze
-from .validate import check_labels
 
 __all__ = [
     "ClassReport",

@@ -1,83 +1,45 @@
-"""Count the lines of code of the textbook engine's algorithms, docstrings and comments aside.
+"""Count the code lines of the textbook, every ``.py`` file of ``mlp_functional/textbook/``.
 
     python scripts/textbook_size.py
 
-Prints one row per module with the functions that make up forward propagation, the
-loss, back propagation, the optimizers and the training step and epoch.
+A code line is a line that is not blank, not a comment and not part of a docstring (the
+module's, a class's or a function's); imports and ``__all__`` lists count. Prints one row
+per file and the total.
 """
 
 from __future__ import annotations
 
 import ast
-import importlib
-import inspect
-from collections.abc import Callable
+from pathlib import Path
 
-ALGORITHMS = {
-    "forward": ("dense", "propagate", "forward"),
-    "loss": (
-        "logsumexp",
-        "log_softmax",
-        "softmax",
-        "targets",
-        "cross_entropy",
-        "cross_entropy_grad",
-        "loss",
-    ),
-    "backprop": ("backward", "trace_loss_and_grad", "loss_and_grad", "grad"),
-    "optimizers": (
-        "apply_updates",
-        "identity",
-        "chain",
-        "scale_by_learning_rate",
-        "trace_momentum",
-        "scale_by_adam",
-        "add_l2",
-        "add_decayed_weights",
-        "clip_by_global_norm",
-        "sgd",
-        "momentum",
-        "adam",
-        "adamw",
-    ),
-    "train": (
-        "init_state",
-        "train_step",
-        "epoch_keys",
-        "epoch_order",
-        "minibatches",
-        "run_epoch",
-        "train_epoch",
-        "fit",
-    ),
-}
+TEXTBOOK = Path(__file__).resolve().parent.parent / "mlp_functional" / "textbook"
 
 
-def code_lines(function: Callable[..., object]) -> int:
-    """Non-blank lines of a function that are neither comments nor docstrings."""
-    source = inspect.getsource(getattr(function, "func", function)).splitlines()
+def code_lines(path: Path) -> int:
+    """Lines of ``path`` that are neither blank, comments nor docstrings."""
+    source = path.read_text()
     docstrings: set[int] = set()
-    for node in ast.walk(ast.parse("\n".join(source))):
-        if isinstance(node, ast.FunctionDef) and node.body:
+    for node in ast.walk(ast.parse(source)):
+        documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+        if isinstance(node, documented) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+            value = getattr(first, "value", None)
+            if isinstance(first, ast.Expr) and isinstance(getattr(value, "value", None), str):
                 docstrings.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
     return sum(
         1
-        for number, line in enumerate(source, 1)
+        for number, line in enumerate(source.splitlines(), 1)
         if line.strip() and not line.strip().startswith("#") and number not in docstrings
     )
 
 
 def main() -> None:
     total = 0
-    for module_name, names in ALGORITHMS.items():
-        module = importlib.import_module(f"mlp_functional.{module_name}")
-        sizes = {name: code_lines(getattr(module, name)) for name in names}
-        total += sum(sizes.values())
-        listed = ", ".join(f"{name} {n}" for name, n in sizes.items())
-        print(f"{module_name:11} {sum(sizes.values()):4}  ({listed})")
-    print(f"{'total':11} {total:4}")
+    for path in sorted(TEXTBOOK.glob("*.py")):
+        lines = code_lines(path)
+        total += lines
+        print(f"{path.name:16} {lines:4}")
+    print(f"{'total':16} {total:4}")
 
 
 if __name__ == "__main__":

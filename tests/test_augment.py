@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from mlp_functional import key, split
 from mlp_functional.augment import (
     AffineParams,
     affine,
@@ -26,7 +27,6 @@ from mlp_functional.augment import (
     smooth,
     warp,
 )
-from mlp_functional.random import key, split
 
 IDENTITY = {"max_shift": 0.0, "max_rotation": 0.0, "scale_range": (1.0, 1.0), "max_shear": 0.0}
 

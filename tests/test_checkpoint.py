@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlp_functional as mf
-from mlp_functional.params import Layer
+from mlp_functional import Layer
 from mlp_functional.runs.checkpoint import (
     METADATA_KEY,
     STATE_FORMAT,

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from _cli_util import QUICK, cli, copy_run, one_line_error
 
+from mlp_functional import ravel
 from mlp_functional.cli.train import build_parser_for_tests, resolve
-from mlp_functional.params import ravel
 from mlp_functional.runs import load_run
 from mlp_functional.runs.checkpoint import load_params, load_train_state
 from mlp_functional.runs.lifecycle import Progress

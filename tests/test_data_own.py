@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mlp_functional import key
 from mlp_functional.cli.errors import message_for
 from mlp_functional.data import (
     DataChangedError,
@@ -23,7 +24,6 @@ from mlp_functional.data import (
     stratified_split,
 )
 from mlp_functional.data.source import check_same_data
-from mlp_functional.random import key
 
 PIL = pytest.importorskip("PIL.Image")
 

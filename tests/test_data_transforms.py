@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlp_functional.features
+from mlp_functional import key, split
 from mlp_functional.data import (
     PixelStats,
     Split,
@@ -20,7 +21,6 @@ from mlp_functional.data import (
     to_features,
     train_val_split,
 )
-from mlp_functional.random import key, split
 
 uint8_images = hnp.arrays(np.uint8, hnp.array_shapes(min_dims=3, max_dims=3, max_side=6))
 

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 import mlp_functional as mf
 from mlp_functional import fast
 from mlp_functional.fast.kernels import backprop, workspace
-from mlp_functional.forward import propagate
-from mlp_functional.params import buffer_views
+from mlp_functional.fast.state import buffer_views
 from mlp_functional.runs import checkpoint
+from mlp_functional.textbook.forward import propagate
 
 #: Float64: the engines differ only in the order of floating-point operations.
 F64 = {"rtol": 1e-12, "atol": 1e-12}
@@ -107,17 +107,17 @@ def assert_same_training(a: mf.TrainState, b: mf.TrainState, tolerance: dict) ->
 def smallest_logit_margin(state, x, y, settings, epochs: int) -> float:
     """The smallest gap between an example's two largest logits over the textbook run's
     steps: where it is at rounding level, the engines may break the tie differently."""
-    plan = mf.train.regimen(len(x), **settings)
-    xs, ys = mf.validate.check_batch(state.params, x, y)
+    plan = mf.engine.epochs.regimen(len(x), **settings)
+    xs, ys = mf.engine.checks.check_batch(state.params, x, y)
     smallest = np.inf
     for _ in range(epochs):
-        keys = mf.train.epoch_keys(state.key)
+        keys = mf.engine.epochs.epoch_keys(state.key)
         state = state._replace(key=keys.next)
         for batch in mf.minibatches(xs, ys, keys, plan, state.params.dtype):
             masks = None
             if plan.dropout:
                 widths = state.params.sizes[1:-1]
-                masks = mf.regularize.dropout_masks(
+                masks = mf.textbook.train.dropout_masks(
                     batch.dropout_key, len(batch.y), widths, plan.dropout, state.params.dtype
                 )
             logits = propagate(state.params, batch.x, masks).logits

@@ -270,7 +270,7 @@ def test_l2_and_schedules_reach_the_engine_optimizer() -> None:
     ],
 )
 def test_every_solver_trains_on_the_fast_engine(hyper) -> None:
-    from mlp_functional.engines import resolve_engine
+    from mlp_functional.engine.table import resolve_engine
 
     settings = check_settings(MLPClassifier(**hyper).get_params(), 100)
     params = mf.init(mf.key(0), [4, 8, 3], activation=settings.activation)

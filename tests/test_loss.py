@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 import mlp_functional as mf
+from mlp_functional.engine.api import targets
 from mlp_functional.fast.kernels import softmax_cross_entropy
-from mlp_functional.loss import targets
 
 logit_rows = arrays(
     np.float64, st.tuples(st.integers(1, 6), st.integers(2, 10)), elements=st.floats(-50, 50)

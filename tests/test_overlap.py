@@ -7,8 +7,7 @@ import pytest
 
 import mlp_functional as mf
 from mlp_functional.fast import backend, overlap
-from mlp_functional.fast.loop import _chain
-from mlp_functional.fast.state import to_fast
+from mlp_functional.fast.state import rule_chain, to_fast
 
 REFERENCE = [784, 256, 128, 10]
 WIDE = [784, 1024, 1024, 10]
@@ -42,7 +41,7 @@ def _overlap_at(
     fast = to_fast(state)
     slots = [list(slot.values) for slot in fast.slots]
     chosen = overlap.overlap_for(
-        _chain(state), state.params, fast.p, np.empty_like(fast.p), slots, batch
+        rule_chain(state), state.params, fast.p, np.empty_like(fast.p), slots, batch
     )
     if chosen is not None:
         chosen.close()

@@ -94,7 +94,7 @@ def _state(w: World) -> mf.TrainState:
 
 
 def _batches(w: World, dropout: float = 0.0) -> list:
-    from mlp_functional.train import Regimen, epoch_keys
+    from mlp_functional.engine.epochs import Regimen, epoch_keys
 
     plan = Regimen(4, dropout=dropout)
     return list(mf.minibatches(w.x, w.y, epoch_keys(mf.key(3)), plan, np.float32))
@@ -132,7 +132,7 @@ def _idx(w: World) -> Path:
 M = "mlp_functional."
 CALLS: dict[str, Callable[[World], Any]] = {
     # --- mlp_functional: the engine
-    M + "activations.get_activation": lambda w: mf.get_activation("relu"),  # Activation
+    M + "engine.api.get_activation": lambda w: mf.get_activation("relu"),  # Activation
     M + "relu.value|derivative": lambda w: _activation(mf.relu, w),
     M + "sigmoid.value|derivative": lambda w: _activation(mf.sigmoid, w),
     M + "tanh.value|derivative": lambda w: _activation(mf.tanh, w),
@@ -149,30 +149,32 @@ CALLS: dict[str, Callable[[World], Any]] = {
         aug.warp(w.x, aug.random_affine(mf.key(0), 6)),
         aug.warp(w.x, None, aug.random_displacement(mf.key(1), 6, (28, 28))),
     ),
-    M + "backprop.backward": lambda w: mf.backward(
+    M + "textbook.backward.backward": lambda w: mf.backward(
         w.params,
         mf.forward_trace(w.params, w.rows),
         mf.cross_entropy_grad(mf.forward(w.params, w.rows), w.y),
         None,
     ),
-    M + "backprop.check_grad": lambda w: mf.check_grad(w.params, w.rows[:2], w.y[:2], max_checks=3),
-    M + "backprop.grad": lambda w: mf.grad(w.params, w.rows, w.y),
-    M + "backprop.loss_and_grad": lambda w: mf.loss_and_grad(w.params, w.rows, w.y),
-    M + "engines.accuracy": lambda w: mf.accuracy(w.params, w.x, w.y),  # a float
-    M + "engines.evaluate": lambda w: mf.evaluate(w.params, w.x, w.y),  # two floats
-    M + "engines.fit": lambda w: list(
+    M + "textbook.backward.check_grad": lambda w: mf.check_grad(
+        w.params, w.rows[:2], w.y[:2], max_checks=3
+    ),
+    M + "textbook.backward.grad": lambda w: mf.grad(w.params, w.rows, w.y),
+    M + "textbook.backward.loss_and_grad": lambda w: mf.loss_and_grad(w.params, w.rows, w.y),
+    M + "engine.table.accuracy": lambda w: mf.accuracy(w.params, w.x, w.y),  # a float
+    M + "engine.table.evaluate": lambda w: mf.evaluate(w.params, w.x, w.y),  # two floats
+    M + "engine.table.fit": lambda w: list(
         mf.fit(_state(w), w.x, w.y, batch_size=4, epochs=2, validation=(w.x, w.y))
     ),
-    M + "engines.hardest": lambda w: mf.hardest(w.params, w.x, w.y, k=3),
-    M + "engines.predict": lambda w: (
+    M + "engine.table.hardest": lambda w: mf.hardest(w.params, w.x, w.y, k=3),
+    M + "engine.table.predict": lambda w: (
         mf.predict(w.params, w.x),
         mf.predict(w.params, w.x, engine="textbook"),
     ),
-    M + "engines.predict_proba": lambda w: (
+    M + "engine.table.predict_proba": lambda w: (
         mf.predict_proba(w.params, w.x),
         mf.predict_proba(w.params, w.rows, engine="textbook"),
     ),
-    M + "engines.train_epoch": lambda w: (
+    M + "engine.table.train_epoch": lambda w: (
         mf.train_epoch(_state(w), w.x, w.y, batch_size=4),
         mf.train_epoch(_state(w), w.x, w.y, batch_size=4, dropout=0.5, engine="textbook"),
     ),
@@ -181,64 +183,78 @@ CALLS: dict[str, Callable[[World], Any]] = {
         mf.to_features(w.rows),
         mf.to_features(w.rows, np.float64),
     ),
-    M + "forward.dense": lambda w: mf.dense(w.params.layers[0], w.rows),
-    M + "forward.forward": lambda w: mf.forward(w.params, w.x),
-    M + "forward.forward_trace": lambda w: mf.forward_trace(w.params, w.rows),
-    M + "loss.cross_entropy": lambda w: mf.cross_entropy(mf.forward(w.params, w.x), w.y),  # float
-    M + "loss.cross_entropy_grad": lambda w: mf.cross_entropy_grad(
+    M + "textbook.forward.dense": lambda w: mf.dense(w.params.layers[0], w.rows),
+    M + "textbook.forward.forward": lambda w: mf.forward(w.params, w.x),
+    M + "engine.api.forward_trace": lambda w: mf.forward_trace(w.params, w.rows),
+    M + "textbook.loss.cross_entropy": lambda w: mf.cross_entropy(
+        mf.forward(w.params, w.x), w.y
+    ),  # float
+    M + "textbook.loss.cross_entropy_grad": lambda w: mf.cross_entropy_grad(
         mf.forward(w.params, w.x), w.y, 0.1
     ),
-    M + "loss.log_softmax": lambda w: mf.log_softmax(w.rows[:, :4]),
-    M + "loss.logsumexp": lambda w: mf.logsumexp(w.rows[:, :4]),
-    M + "loss.loss": lambda w: mf.loss(w.params, w.x, w.y),  # a float
-    M + "loss.softmax": lambda w: mf.softmax(w.rows[:, :4]),
-    M + "optimizers.adam": lambda w: _optimizer(mf.adam(1e-3), w),
-    M + "optimizers.adamw": lambda w: _optimizer(mf.adamw(1e-3), w),
-    M + "optimizers.add_decayed_weights": lambda w: _optimizer(mf.add_decayed_weights(0.1), w),
-    M + "optimizers.add_l2": lambda w: _optimizer(mf.add_l2(0.1), w),
-    M + "optimizers.apply_updates": lambda w: mf.apply_updates(w.params, w.params),
-    M + "optimizers.chain": lambda w: _optimizer(
+    M + "textbook.loss.log_softmax": lambda w: mf.log_softmax(w.rows[:, :4]),
+    M + "textbook.loss.logsumexp": lambda w: mf.logsumexp(w.rows[:, :4]),
+    M + "textbook.loss.loss": lambda w: mf.loss(w.params, w.x, w.y),  # a float
+    M + "textbook.loss.softmax": lambda w: mf.softmax(w.rows[:, :4]),
+    M + "textbook.optimizers.adam": lambda w: _optimizer(mf.adam(1e-3), w),
+    M + "textbook.optimizers.adamw": lambda w: _optimizer(mf.adamw(1e-3), w),
+    M + "textbook.optimizers.add_decayed_weights": lambda w: _optimizer(
+        mf.add_decayed_weights(0.1), w
+    ),
+    M + "textbook.optimizers.add_l2": lambda w: _optimizer(mf.add_l2(0.1), w),
+    M + "textbook.optimizers.apply_updates": lambda w: mf.apply_updates(w.params, w.params),
+    M + "textbook.optimizers.chain": lambda w: _optimizer(
         mf.chain(mf.clip_by_global_norm(1.0), mf.add_l2(1e-4), mf.adam(1e-3)), w
     ),
-    M + "optimizers.clip_by_global_norm": lambda w: _optimizer(mf.clip_by_global_norm(1e-3), w),
-    M + "optimizers.count_updates": lambda w: _optimizer(mf.count_updates(), w),
-    M + "optimizers.identity": lambda w: _optimizer(mf.identity(), w),
-    M + "optimizers.learning_rate_at": lambda w: mf.learning_rate_at(mf.constant(0.1), 3),  # float
-    M + "optimizers.momentum": lambda w: (
+    M + "textbook.optimizers.clip_by_global_norm": lambda w: _optimizer(
+        mf.clip_by_global_norm(1e-3), w
+    ),
+    M + "textbook.optimizers.count_updates": lambda w: _optimizer(mf.count_updates(), w),
+    M + "textbook.optimizers.identity": lambda w: _optimizer(mf.identity(), w),
+    M + "textbook.optimizers.learning_rate_at": lambda w: mf.learning_rate_at(
+        mf.constant(0.1), 3
+    ),  # float
+    M + "textbook.optimizers.momentum": lambda w: (
         _optimizer(mf.momentum(0.1), w),
         _optimizer(mf.momentum(0.1, nesterov=True), w),
     ),
-    M + "optimizers.scale_by_adam": lambda w: _optimizer(mf.scale_by_adam(), w),
-    M + "optimizers.scale_by_learning_rate": lambda w: _optimizer(
+    M + "textbook.optimizers.scale_by_adam": lambda w: _optimizer(mf.scale_by_adam(), w),
+    M + "textbook.optimizers.scale_by_learning_rate": lambda w: _optimizer(
         mf.scale_by_learning_rate(mf.cosine(0.1, total_steps=4)), w
     ),
-    M + "optimizers.sgd": lambda w: _optimizer(mf.sgd(0.1), w),
-    M + "optimizers.trace_momentum": lambda w: _optimizer(mf.trace_momentum(), w),
-    M + "params.init": lambda w: mf.init(mf.key(0), [4, 3, 2], activation="tanh", dtype="float64"),
-    M + "params.n_params": lambda w: mf.n_params(w.params),  # an int
-    M + "params.ravel": lambda w: mf.ravel(w.params),
-    M + "params.tree_map": lambda w: mf.tree_map(lambda a: a, w.params),
-    M + "params.tree_reduce": lambda w: mf.tree_reduce(lambda t, a: t + a.size, w.params, 0),  # int
-    M + "params.unravel": lambda w: mf.unravel(
+    M + "textbook.optimizers.sgd": lambda w: _optimizer(mf.sgd(0.1), w),
+    M + "textbook.optimizers.trace_momentum": lambda w: _optimizer(mf.trace_momentum(), w),
+    M + "engine.api.init": lambda w: mf.init(
+        mf.key(0), [4, 3, 2], activation="tanh", dtype="float64"
+    ),
+    M + "engine.api.n_params": lambda w: mf.n_params(w.params),  # an int
+    M + "textbook.params.ravel": lambda w: mf.ravel(w.params),
+    M + "textbook.params.tree_map": lambda w: mf.tree_map(lambda a: a, w.params),
+    M + "textbook.params.tree_reduce": lambda w: mf.tree_reduce(
+        lambda t, a: t + a.size, w.params, 0
+    ),  # int
+    M + "engine.api.unravel": lambda w: mf.unravel(
         np.zeros(mf.n_params(w.params), np.float32), w.params
     ),
-    M + "random.generator": lambda w: mf.generator(mf.key(0)),  # a NumPy Generator
-    M + "random.key": lambda w: mf.key(0),  # a Key of four ints
-    M + "random.split": lambda w: mf.split(mf.key(0), 3),  # Keys
-    M + "regularize.dropout": lambda w: (
+    M + "textbook.random.generator": lambda w: mf.generator(mf.key(0)),  # a NumPy Generator
+    M + "engine.api.key": lambda w: mf.key(0),  # a Key of four ints
+    M + "engine.api.split": lambda w: mf.split(mf.key(0), 3),  # Keys
+    M + "engine.api.dropout": lambda w: (
         mf.dropout(mf.key(0), w.rows, 0.5),
         mf.dropout(mf.key(0), w.rows, 0.0),
     ),
-    M + "schedules.constant": lambda w: _schedule(mf.constant(0.1)),
-    M + "schedules.cosine": lambda w: _schedule(mf.cosine(0.1, total_steps=4)),
-    M + "schedules.one_cycle": lambda w: _schedule(mf.one_cycle(0.1, total_steps=4)),
-    M + "schedules.step_decay": lambda w: _schedule(mf.step_decay(0.1, every=2)),
-    M + "schedules.warmup_cosine": lambda w: _schedule(
+    M + "textbook.schedules.constant": lambda w: _schedule(mf.constant(0.1)),
+    M + "textbook.schedules.cosine": lambda w: _schedule(mf.cosine(0.1, total_steps=4)),
+    M + "textbook.schedules.one_cycle": lambda w: _schedule(mf.one_cycle(0.1, total_steps=4)),
+    M + "textbook.schedules.step_decay": lambda w: _schedule(mf.step_decay(0.1, every=2)),
+    M + "textbook.schedules.warmup_cosine": lambda w: _schedule(
         mf.warmup_cosine(0.1, warmup_steps=1, total_steps=4)
     ),
-    M + "train.init_state": lambda w: _state(w),
-    M + "train.minibatches": _batches,
-    M + "train.train_step": lambda w: mf.train_step(_state(w), _batches(w, 0.5)[0], dropout=0.5),
+    M + "textbook.train.init_state": lambda w: _state(w),
+    M + "engine.epochs.minibatches": _batches,
+    M + "engine.epochs.train_step": lambda w: mf.train_step(
+        _state(w), _batches(w, 0.5)[0], dropout=0.5
+    ),
     # --- mlp_functional.data
     M + "data.datasets.cache_dir": lambda w: data.cache_dir("tiny"),  # a Path
     M + "data.datasets.fetch": lambda w: data.fetch(w.spec._replace(mirrors=(w.url,))),  # a Path

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mlp_functional.random import Key, generator, key, split
+from mlp_functional import Key, generator, key, split
 
 
 @given(st.integers(0, 2**63))

@@ -3,6 +3,7 @@ import pytest
 
 import mlp_functional as mf
 from mlp_functional import fast
+from mlp_functional.engine.epochs import learning_rate_of
 from mlp_functional.runs import recipes
 from mlp_functional.runs.recipes import (
     OPTIMIZERS,
@@ -12,14 +13,21 @@ from mlp_functional.runs.recipes import (
     make_optimizer,
 )
 from mlp_functional.runs.settings import Settings, recipe_settings
-from mlp_functional.train import learning_rate_of
+
+
+def described(opt: mf.Optimizer) -> tuple:
+    """What an optimizer is, as data: the factory that built it and its arguments."""
+    hyper = tuple(
+        (k, tuple(map(described, v)) if k == "parts" else v) for k, v in opt.hyper.items()
+    )
+    return (opt.rule.__name__, hyper)
 
 
 def test_every_recipe_builds_its_optimizer_and_augmentation_for_the_fast_engine():
     params = mf.init(mf.key(0), [4, 3])
     for recipe in map(recipe_settings, RECIPES):
         opt = make_optimizer(recipe, steps_per_epoch=10)
-        assert opt.spec is not None
+        assert opt.rule is not None
         assert fast.supports(mf.init_state(mf.key(1), params, opt))  # auto runs it fast
         augment = make_augment(recipe)
         assert (augment is None) == (recipe.augment == "none")
@@ -29,11 +37,12 @@ def test_every_recipe_builds_its_optimizer_and_augmentation_for_the_fast_engine(
 def test_the_optimizer_is_a_chain_of_clipping_l2_and_the_base_optimizer(optimizer):
     recipe = Settings(optimizer=optimizer, clip=1.0, l2=1e-4)
     opt = make_optimizer(recipe, steps_per_epoch=10)
-    assert opt.spec.name == "chain"
-    clip, l2, base = opt.spec.parts
-    assert (clip.name, clip.hyper["max_norm"]) == ("clip_by_global_norm", 1.0)
-    assert (l2.name, l2.hyper["rate"]) == ("add_l2", 1e-4)
-    assert base == make_optimizer(recipe._replace(clip=0.0, l2=0.0), steps_per_epoch=10).spec
+    assert opt.rule.__name__ == "chain"
+    clip, l2, base = opt.hyper["parts"]
+    assert (clip.rule.__name__, clip.hyper["max_norm"]) == ("clip_by_global_norm", 1.0)
+    assert (l2.rule.__name__, l2.hyper["rate"]) == ("add_l2", 1e-4)
+    plain = make_optimizer(recipe._replace(clip=0.0, l2=0.0), steps_per_epoch=10)
+    assert described(base) == described(plain)
     assert fast.supports(mf.init_state(mf.key(1), mf.init(mf.key(0), [4, 3]), opt))
 
 

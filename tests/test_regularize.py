@@ -11,11 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlp_functional as mf
-from mlp_functional.backprop import trace_loss_and_grad
+from mlp_functional.engine.api import dropout
+from mlp_functional.engine.boundary import public
 from mlp_functional.fast import kernels
-from mlp_functional.forward import propagate
-from mlp_functional.params import buffer_views
-from mlp_functional.regularize import dropout, dropout_masks
+from mlp_functional.fast.state import buffer_views
+from mlp_functional.textbook import train
+from mlp_functional.textbook.backward import trace_loss_and_grad
+from mlp_functional.textbook.forward import propagate
+
+# The masks as a user of the textbook's function receives them through the public boundary.
+dropout_masks = public(train.dropout_masks)
 
 ENGINES = pytest.mark.parametrize("engine", ["textbook", "fast"])
 

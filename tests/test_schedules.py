@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mlp_functional as mf
-from mlp_functional.train import learning_rate_of
+from mlp_functional.engine.epochs import learning_rate_of
 
 
 def test_constant_and_step_decay():
@@ -65,8 +65,8 @@ def test_every_optimizer_accepts_a_schedule():
     for make in (mf.sgd, mf.momentum, mf.adam, mf.adamw):
         opt = make(s)
         assert math.isclose(learning_rate_of(opt, 5), s(5))
-        lr_specs = [part for part in opt.spec.parts or (opt.spec,) if "lr" in part.hyper]
-        assert [spec.hyper["lr"] for spec in lr_specs] == [s]
+        lr_parts = [part for part in opt.hyper.get("parts", (opt,)) if "lr" in part.hyper]
+        assert [part.hyper["lr"] for part in lr_parts] == [s]
 
 
 def test_optimizers_step_by_their_schedule():

@@ -16,7 +16,7 @@ import pytest
 import mlp_functional as mf
 from mlp_functional.fast.kernels import backprop, propagate, workspace
 from mlp_functional.fast.loop import optimizer_step
-from mlp_functional.params import buffer_views
+from mlp_functional.fast.state import buffer_views
 
 SIZES = [784, 256, 128, 10]
 BATCH = 128

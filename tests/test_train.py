@@ -75,7 +75,7 @@ def test_a_users_optimizer_without_a_count_still_trains_and_counts_steps():
     x, y = spirals(20)
     plain = mf.Optimizer(lambda p: (), lambda g, s, p: (mf.tree_map(lambda a: -0.1 * a, g), s))
     state = mf.init_state(mf.key(0), mf.init(mf.key(1), [2, 8, 2]), plain)
-    assert mf.engines.resolve_engine("auto", state) == "textbook"
+    assert mf.engine.table.resolve_engine("auto", state) == "textbook"
     trained, log = mf.train_epoch(state, x, y, batch_size=10)
     assert trained.step == log.steps == 4
     assert not np.array_equal(mf.ravel(trained.params), mf.ravel(state.params))
@@ -85,8 +85,8 @@ def test_train_epoch_is_a_reduce_of_train_step_over_the_minibatches():
     x = np.random.default_rng(0).random((24, 5)).astype(np.float32)
     y = np.arange(24) % 2
     state = mf.init_state(mf.key(0), mf.init(mf.key(1), [5, 4, 2]), mf.sgd(0.1))
-    keys = mf.train.epoch_keys(state.key)
-    plan = mf.train.Regimen(batch_size=8)
+    keys = mf.engine.epochs.epoch_keys(state.key)
+    plan = mf.engine.epochs.Regimen(batch_size=8)
     manual = state._replace(key=keys.next)
     for batch in mf.minibatches(x, y, keys, plan, np.float32):
         manual = mf.train_step(manual, batch)
@@ -171,9 +171,9 @@ def test_a_divergent_learning_rate_raises_with_the_last_good_state(engine):
     assert 3 <= good.step == error.step - 1 < len(x) // 2  # within the first epoch
     assert np.all(np.isfinite(mf.ravel(good.params)))
     # The last good state is exactly where step-by-step training stood one step earlier.
-    keys = mf.train.epoch_keys(state.key)
+    keys, plan = mf.engine.epochs.epoch_keys(state.key), mf.engine.epochs.Regimen(2)
     replay = state
-    for batch in list(mf.minibatches(x, y, keys, mf.train.Regimen(2), np.float64))[: good.step]:
+    for batch in list(mf.minibatches(x, y, keys, plan, np.float64))[: good.step]:
         replay = mf.train_step(replay, batch)
     np.testing.assert_allclose(mf.ravel(good.params), mf.ravel(replay.params), rtol=1e-9)
 

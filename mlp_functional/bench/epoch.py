@@ -24,16 +24,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..engines import predict, train_epoch
+from ..engine.api import init, key, n_params
+from ..engine.table import predict, train_epoch
 from ..fast import backend
 from ..fast.kernels import backprop, propagate, workspace
 from ..fast.loop import optimizer_step
+from ..fast.state import buffer_views
 from ..features import to_features
-from ..optimizers import Optimizer
-from ..params import Params, buffer_views, init, n_params, unravel
-from ..random import key
 from ..runs.recipes import steps_per_epoch
-from ..train import TrainState, init_state
+from ..textbook.optimizers import Optimizer
+from ..textbook.params import Params, unravel
+from ..textbook.train import TrainState, init_state
 
 __all__ = [
     "BenchResult",

@@ -9,8 +9,8 @@ the report (the numbers in BENCHMARKS.md come from it)::
 
     python benchmarks/serve_load.py runs/demo --threads 8 --requests 50
 
->>> from mlp_functional.random import key
->>> from mlp_functional.params import init
+>>> from mlp_functional import key
+>>> from mlp_functional import init
 >>> from mlp_functional.serve.api import make_app
 >>> from mlp_functional.serve.server import running
 >>> cases = [Case("GET", "/api/model", None, 200), Case("GET", "/nope", None, 404)]

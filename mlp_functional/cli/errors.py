@@ -68,10 +68,10 @@ class Parser(argparse.ArgumentParser):
 
 def _known() -> tuple[type[BaseException], ...]:
     from ..data.errors import DataError
+    from ..engine.epochs import DivergenceError
     from ..runs import RunError
     from ..runs.checkpoint import CheckpointError
     from ..runs.commit import CommitError
-    from ..train import DivergenceError
 
     known = (CliError, DataError, CheckpointError, CommitError, RunError, DivergenceError)
     return (*known, ValueError)

@@ -75,7 +75,7 @@ def run_dataset(
 
 def run(args: argparse.Namespace) -> int:
     """Print the test accuracy, per-class scores, the confusion matrix and top mistakes."""
-    from ..engines import predict_proba
+    from ..engine.table import predict_proba
     from ..inputs import class_names
     from ..metrics import confident_mistakes, confusion_matrix, per_class, percent
     from ..runs import load_run

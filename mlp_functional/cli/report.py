@@ -108,7 +108,7 @@ def _numbers(run: Any, test_accuracy: float) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     """Write the figures and index.html; print where."""
-    from ..engines import predict_proba
+    from ..engine.table import predict_proba
     from ..inputs import class_names
     from ..metrics import confident_mistakes, confusion_matrix
     from ..runs import load_run, plots

@@ -34,8 +34,8 @@ from ..runs.settings import resolve as resolve_settings
 from .errors import PROG, Parser, UsageError
 
 if TYPE_CHECKING:
+    from ..engine.epochs import EpochLog
     from ..runs.lifecycle import Session
-    from ..train import EpochLog
 
 __all__ = ["add_parser", "build_parser_for_tests", "flag", "in_flags", "resolve", "run"]
 

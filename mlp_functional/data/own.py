@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..random import Key
+from ..textbook.random import Key
 from .archives import read_archive
 from .errors import DataFormatError
 from .folders import read_folder

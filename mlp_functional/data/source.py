@@ -28,7 +28,8 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from ..random import Key, key
+from ..engine.api import key
+from ..textbook.random import Key
 from .errors import DataChangedError, DataFormatError
 
 __all__ = [

@@ -4,7 +4,7 @@ The data stays uint8 in memory; only the batch in hand becomes floats. Nothing h
 writes into its inputs, and randomness comes from an explicit key.
 
 >>> import numpy as np
->>> from mlp_functional.random import key
+>>> from mlp_functional import key
 >>> images = np.arange(4 * 2 * 2, dtype=np.uint8).reshape(4, 2, 2) * 16
 >>> stats = pixel_stats(images)
 >>> x = preprocess(images[:2], stats)
@@ -23,8 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..features import PIXEL_SCALE, to_features
-from ..random import Key, generator
 from ..readonly import freeze
+from ..textbook.random import Key, generator
 from .splits import Split
 
 __all__ = [
@@ -172,7 +172,7 @@ def train_val_split(
     Returns:
       ``TrainVal(train, val)``: sorted, disjoint int64 index arrays covering ``range(N)``.
 
-    >>> from mlp_functional.random import key
+    >>> from mlp_functional import key
     >>> x = np.zeros((5, 2, 2), np.uint8)
     >>> s = train_val_split(key(0), x, np.zeros(5, np.uint8), val_size=0.4)
     >>> len(s.val), sorted(s.train.tolist() + s.val.tolist())
@@ -218,7 +218,7 @@ def stratified_split(key: Key, labels: npt.ArrayLike, test_size: float) -> Holdo
     Returns:
       ``Holdout(train, test)``: sorted, disjoint int64 index arrays covering ``range(N)``.
 
-    >>> from mlp_functional.random import key
+    >>> from mlp_functional import key
     >>> split = stratified_split(key(0), np.array([0] * 8 + [1] * 2), 0.25)
     >>> len(split.test), np.bincount(np.array([0] * 8 + [1] * 2)[split.test]).tolist()
     (3, [2, 1])

@@ -34,16 +34,15 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..activations import get_activation
-from ..engines import fit, predict_proba
-from ..forward import forward
-from ..loss import log_softmax
-from ..optimizers import Optimizer
-from ..params import Params, init, tree_map
-from ..random import Key, generator, key, split
+from ..engine.api import forward, get_activation, init, key, log_softmax, split, tree_map
+from ..engine.checks import NotNormalisedWarning
+from ..engine.epochs import DivergenceError, EpochLog
+from ..engine.table import fit, predict_proba
 from ..readonly import freeze
-from ..train import DivergenceError, EpochLog, TrainState, init_state
-from ..validate import NotNormalisedWarning
+from ..textbook.optimizers import Optimizer
+from ..textbook.params import Params
+from ..textbook.random import Key, generator
+from ..textbook.train import TrainState, init_state
 from .settings import Settings, check_settings
 from .solver import build_optimizer
 

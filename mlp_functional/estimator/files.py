@@ -28,7 +28,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..params import Layer
 from ..runs.checkpoint import (
     FORMAT_VERSION,
     METADATA_KEY,
@@ -37,6 +36,7 @@ from ..runs.checkpoint import (
     model_spec,
     write_atomic,
 )
+from ..textbook.params import Layer
 
 __all__ = ["ESTIMATOR_KEY", "load_classifier", "save_classifier"]
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from ..activations import ACTIVATIONS
+from ..engine.api import ACTIVATIONS
 
 __all__ = ["ACTIVATION_ALIASES", "AUTO_BATCH", "SCHEDULES", "SOLVERS", "Settings", "check_settings"]
 

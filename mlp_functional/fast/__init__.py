@@ -1,10 +1,10 @@
 """The fast engine: the textbook mathematics run with every trick it needs.
 
-The textbook modules (:mod:`mlp_functional.forward`, ``loss``, ``backprop``,
-``optimizers``, ``train``, ``predict``) are the specification; this package runs the
-same computation on private flat buffers, in place: one workspace of activations
+The textbook (:mod:`mlp_functional.textbook`) is the specification; this package runs
+the same computation on private flat buffers, in place: one workspace of activations
 reused from batch to batch, the loss and its gradient fused, every optimizer chain
-compiled to a few in-place passes over one flat buffer, run in cache-sized slices.
+reduced to one pass over one flat buffer (:mod:`.rules`, registered against the
+textbook's own optimizer factories).
 Property-based laws (``tests/test_engines.py``) hold it equal to the textbook engine.
 
 Nothing here is in the flat namespace: choose it with ``engine="fast"`` (or let
@@ -20,18 +20,17 @@ True
 from __future__ import annotations
 
 from . import state
-from .inference import EVAL_BATCH, evaluate, hardest, predict, predict_proba
-from .loop import run_epoch
+from .inference import EVAL_BATCH, evaluate, log_probs
+from .loop import Diverged, run_epoch
 from .state import FastState, from_fast, supports, to_fast
 
 __all__ = [
     "EVAL_BATCH",
+    "Diverged",
     "FastState",
     "evaluate",
     "from_fast",
-    "hardest",
-    "predict",
-    "predict_proba",
+    "log_probs",
     "run_epoch",
     "state",
     "supports",

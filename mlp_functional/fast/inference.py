@@ -1,31 +1,29 @@
 """Using a trained model, in batches through one reused workspace.
 
-The same answers as :mod:`mlp_functional.predict`, without ever building one float
-array for the whole dataset: 60,000 images pass 1,000 at a time.
+The same answers as :mod:`mlp_functional.engine.inference`, without ever building one
+float array for the whole dataset: 60,000 images pass 1,000 at a time. Inputs come
+checked by the engine (:mod:`mlp_functional.engine.table`).
 
 >>> import numpy as np
 >>> import mlp_functional as mf
 >>> p = mf.init(mf.key(0), [784, 32, 10])
->>> predict_proba(p, np.zeros((3, 28, 28), np.uint8)).sum(axis=1).round(5).tolist()
+>>> np.exp(log_probs(p, np.zeros((3, 28, 28), np.uint8))).sum(axis=1).round(5).tolist()
 [1.0, 1.0, 1.0]
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import numpy as np
 
 from ..features import as_rows, to_features
-from ..loss import logsumexp
-from ..params import Params
-from ..predict import Hardest, hardest_of
 from ..readonly import freeze
-from ..validate import check_batch, check_inputs
+from ..textbook.loss import logsumexp
+from ..textbook.params import Params
 from .kernels import propagate, workspace
 
-__all__ = ["EVAL_BATCH", "evaluate", "hardest", "predict", "predict_proba"]
+__all__ = ["EVAL_BATCH", "evaluate", "log_probs"]
 
 Array = np.ndarray
 
@@ -46,33 +44,20 @@ def _log_probs_batches(params: Params, x: Array, batch_size: int) -> Iterator[Ar
         yield logits
 
 
-def _collect(
-    params: Params, x: Any, batch_size: int, per_batch: Callable[[Array], Array], width: int
-) -> Array:
-    x = check_inputs(params, x)
-    out = np.empty((len(x), width), params.dtype) if width else np.empty(len(x), np.int64)
+def log_probs(params: Params, x: Array, batch_size: int = EVAL_BATCH) -> Array:
+    """``log_softmax(forward(params, x))``, shape ``(N, classes)``, batch by batch."""
+    out = np.empty((len(x), params.sizes[-1]), params.dtype)
     start = 0
-    for log_probs in _log_probs_batches(params, x, batch_size):
-        out[start : start + len(log_probs)] = per_batch(log_probs)
-        start += len(log_probs)
+    for batch in _log_probs_batches(params, x, batch_size):
+        out[start : start + len(batch)] = batch
+        start += len(batch)
     return freeze(out)
 
 
-def predict_proba(params: Params, x: Any, *, batch_size: int = EVAL_BATCH) -> Array:
-    """Class probabilities, shape ``(N, classes)``."""
-    return _collect(params, x, batch_size, np.exp, params.sizes[-1])
-
-
-def predict(params: Params, x: Any, *, batch_size: int = EVAL_BATCH) -> Array:
-    """Most probable class of each example, shape ``(N,)``."""
-    return _collect(params, x, batch_size, lambda lp: lp.argmax(axis=1), 0)
-
-
 def evaluate(
-    params: Params, x: Any, y: Any, *, batch_size: int = EVAL_BATCH
+    params: Params, x: Array, labels: Array, batch_size: int = EVAL_BATCH
 ) -> tuple[float, float]:
     """Mean cross-entropy and accuracy, in one batched pass."""
-    x, labels = check_batch(params, x, y)
     loss_sum, correct, start = 0.0, 0, 0
     for log_probs in _log_probs_batches(params, x, batch_size):
         yb = labels[start : start + len(log_probs)]
@@ -81,16 +66,3 @@ def evaluate(
         start += len(yb)
     n = max(len(labels), 1)
     return loss_sum / n, correct / n
-
-
-def hardest(
-    params: Params, x: Any, y: Any, k: int = 10, *, batch_size: int = EVAL_BATCH
-) -> Hardest:
-    """The ``k`` examples with the highest loss, with their probabilities."""
-    x, labels = check_batch(params, x, y)
-    log_probs = np.empty((len(x), params.sizes[-1]), params.dtype)
-    start = 0
-    for batch in _log_probs_batches(params, x, batch_size):
-        log_probs[start : start + len(batch)] = batch
-        start += len(batch)
-    return hardest_of(log_probs, labels, k)

@@ -9,7 +9,7 @@ its gradient share one pass over the logits (:func:`softmax_cross_entropy`).
 >>> p = mf.init(mf.key(0), [4, 5, 3], dtype="float64")
 >>> x, y = np.random.default_rng(0).random((8, 4)), np.arange(8) % 3
 >>> g = np.empty(mf.n_params(p))
->>> from mlp_functional.params import buffer_views
+>>> from mlp_functional.fast.state import buffer_views
 >>> loss, _ = backprop(p, x, y, buffer_views(g, p), workspace(p, 8))
 >>> bool(np.allclose(g, mf.ravel(mf.grad(p, x, y))))
 True
@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..params import Params
+from ..textbook.params import Params
 from . import backend
 
 __all__ = ["Workspace", "backprop", "propagate", "softmax_cross_entropy", "workspace"]

@@ -1,63 +1,70 @@
 """The training loop on private flat buffers: the textbook epoch, run in place.
 
 It visits the same batches in the same order, draws the same dropout masks and
-augmentation keys from the same keys, and logs the same figures as
-:func:`mlp_functional.train.run_epoch`; only the arithmetic's home differs. The
-state is copied into fresh buffers when an epoch starts (:func:`to_fast`) and handed
+augmentation keys from the same keys, and tallies the same figures as
+:func:`mlp_functional.textbook.train.train_epoch`; only the arithmetic's home differs.
+The state is copied into fresh buffers when an epoch starts (:func:`to_fast`) and handed
 back read-only when it ends, so the boundary stays pure.
 
 >>> import numpy as np
 >>> import mlp_functional as mf
->>> from mlp_functional.train import regimen
+>>> from mlp_functional.engine.epochs import regimen
 >>> x = np.random.default_rng(0).random((64, 2))
 >>> y = (x[:, 0] > x[:, 1]).astype(np.int64)
 >>> state = mf.init_state(mf.key(0), mf.init(mf.key(1), [2, 16, 2]), mf.adam(0.05))
->>> state, log = run_epoch(state, x, y, regimen(64, batch_size=16))
->>> state.step, log.steps
-(4, 4)
+>>> state, (loss_sum, correct, seen) = run_epoch(state, x, y, regimen(64, batch_size=16))
+>>> state.step, seen
+(4, 64)
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
 from ..features import PIXEL_SCALE, as_rows, to_features
-from ..params import Params, buffer_views, unravel
-from ..random import Key, split
-from ..regularize import dropout_masks
-from ..train import (
-    DivergenceError,
-    EpochLog,
-    Regimen,
-    Tally,
-    TrainState,
-    epoch_keys,
-    epoch_log,
-    epoch_order,
-)
+from ..textbook.optimizers import scale_by_adam
+from ..textbook.params import Params, unravel
+from ..textbook.random import Key, split
+from ..textbook.train import TrainState, dropout_masks, epoch_order
 from . import backend
 from .kernels import Workspace, backprop, workspace
 from .overlap import overlap_for
-from .rules import Step, adam_sums, compile_chain
-from .state import FastState, from_fast, leaves, to_fast
+from .rules import adam_sums, fused_chain
+from .state import FastState, buffer_views, from_fast, rule_chain, to_fast
 
-__all__ = ["optimizer_step", "run_epoch"]
+__all__ = ["Diverged", "Tally", "optimizer_step", "run_epoch"]
 
 Array = np.ndarray
 Batch = tuple[Array, Array, tuple[Array, ...] | None]
+Tally = tuple[float, int, int]
+"""An epoch's running figures: summed loss, correct answers, examples seen."""
+Plan = Any
+"""The engine's checked settings of an epoch (``mlp_functional.engine.epochs.Regimen``):
+``batch_size``, ``dropout``, ``augment``, ``rows``, ``label_smoothing``, ``progress``."""
+
+
+# A signal from an epoch to the engine, which raises the DivergenceError users see.
+class Diverged(FloatingPointError):  # noqa: N818
+    """An epoch met a non-finite loss at ``step`` (the updates done before it), before
+    that step's update: raised by either engine's epoch, turned by the engine into a
+    ``DivergenceError`` that holds the last good state."""
+
+    def __init__(self, step: int, loss: float) -> None:
+        super().__init__(step, loss)
+        self.step = step
+        self.loss = loss
 
 
 def _batches(
     x: Array,
     y: Array,
     order: Array,
-    plan: Regimen,
+    plan: Plan,
     keys: tuple[Key, Key],
     params: Params,
 ) -> Iterator[Batch]:
@@ -91,34 +98,19 @@ def _batches(
         yield xb, y[idx], masks
 
 
-def _chain(state: TrainState) -> list[tuple[str, Any]]:
-    assert state.optimizer.spec is not None
-    return [(spec.name, spec.hyper) for spec, _ in leaves(state.optimizer.spec, state.opt_state)]
-
-
-def compile_step(chain: list[tuple[str, Any]]) -> Step:
-    """The optimizer step: the fused compiled pass when the kernels and the chain's
-    shape allow, else the NumPy passes."""
-    if backend.compiled() is not None:
-        from .fused import fused_chain
-
-        fused = fused_chain(chain)
-        if fused is not None:
-            return fused.step
-    return compile_chain(chain)
+def compile_step(chain: list[tuple[Any, Any]]) -> Callable[..., None]:
+    """The optimizer step ``(p, g, slots, scratch) -> None``: the chain's fast form (see
+    :func:`~.rules.fused_chain`)."""
+    fused = fused_chain(chain)
+    assert fused is not None, "check supports(state) first"
+    return fused.step
 
 
 def optimizer_step(state: TrainState) -> tuple[Any, Array, list[list[Any]]]:
     """The compiled optimizer step with fresh flat params and slots, for timing it alone."""
     fast = to_fast(state)
     slots = [list(slot.values) for slot in fast.slots]
-    return compile_step(_chain(state)), fast.p, slots
-
-
-class _DivergedError(Exception):
-    def __init__(self, step: int, loss: float) -> None:
-        self.step = step
-        self.loss = loss
+    return compile_step(rule_chain(state)), fast.p, slots
 
 
 def _train(
@@ -128,14 +120,14 @@ def _train(
     progress: Callable[[int], None] | None,
     batch_size: int,
 ) -> tuple[TrainState, Tally]:
-    chain = _chain(state)
+    chain = rule_chain(state)
     step = compile_step(chain)
     fast = to_fast(state)
     slots = [list(slot.values) for slot in fast.slots]
     adams = [
         (slot, hyper)
-        for slot, (name, hyper) in zip(slots, chain, strict=True)
-        if name == "scale_by_adam"
+        for slot, (rule, hyper) in zip(slots, chain, strict=True)
+        if rule is scale_by_adam
     ]
     for slot, hyper in adams:
         adam_sums(slot, hyper["b1"], hyper["b2"], into_sums=True)
@@ -145,7 +137,7 @@ def _train(
     live: Params = unravel(p, state.params)
     grads = buffer_views(g, state.params)
     space: Workspace | None = None
-    tally = Tally()
+    loss_sum, correct_sum, seen = 0.0, 0, 0
     count = state.step
     overlap = overlap_for(chain, state.params, p, g, slots, batch_size)
     try:
@@ -161,13 +153,15 @@ def _train(
             else:
                 loss, predicted = backprop(live, xb, yb, grads, space, masks, smoothing)
             if not math.isfinite(loss):
-                raise _DivergedError(count, loss)
+                raise Diverged(count, loss)
             if overlap is None:
                 step(p, g, slots, scratch)
             count += 1
             correct = int(np.count_nonzero(predicted == yb))
-            tally = Tally(
-                tally.loss_sum + loss * len(yb), tally.correct + correct, tally.seen + len(yb)
+            loss_sum, correct_sum, seen = (
+                loss_sum + loss * len(yb),
+                correct_sum + correct,
+                seen + len(yb),
             )
             if progress is not None:
                 progress(len(yb))
@@ -181,31 +175,25 @@ def _train(
     new = FastState(
         p, tuple(s._replace(values=tuple(v)) for s, v in zip(fast.slots, slots, strict=True))
     )
-    return from_fast(new, state), tally
+    return from_fast(new, state), (loss_sum, correct_sum, seen)
 
 
-def run_epoch(state: TrainState, x: Array, y: Array, plan: Regimen) -> tuple[TrainState, EpochLog]:
-    """One epoch of :func:`mlp_functional.train.run_epoch`, computed in place."""
-    started = time.perf_counter()
-    keys = epoch_keys(state.key)
-    order = epoch_order(keys.shuffle, len(x), plan.rows)
+def run_epoch(
+    state: TrainState, x: Array, y: Array, plan: Plan, limit: int | None = None
+) -> tuple[TrainState, Tally]:
+    """One epoch (its first ``limit`` steps) of the textbook's ``train_epoch``, in place.
 
-    def train(
-        limit: int | None, progress: Callable[[int], None] | None
-    ) -> tuple[TrainState, Tally]:
-        batches = _batches(x, y, order, plan, (keys.dropout, keys.augment), state.params)
-        limited = itertools.islice(batches, limit)
-        return _train(state, limited, plan.label_smoothing, progress, plan.batch_size)
-
+    Raises :class:`Diverged` at the first non-finite loss.
+    """
+    keys = split(state.key, 4)  # the next epoch's, and this one's order, dropout, augment
+    order = epoch_order(keys[1], len(x), plan.rows)
+    batches = _batches(x, y, order, plan, (keys[2], keys[3]), state.params)
     with np.errstate(over="ignore", invalid="ignore"):
-        try:
-            end, tally = train(None, plan.progress)
-        except _DivergedError as diverged:
-            good_steps = diverged.step - 1 - state.step
-            last_good = None
-            if good_steps >= 0:
-                replayed, replay_tally = train(good_steps, None)
-                last_good = replayed._replace(key=keys.next, tally=replay_tally)
-            raise DivergenceError(diverged.step, diverged.loss, last_good) from None
-    end = end._replace(key=keys.next, tally=tally)
-    return end, epoch_log(state, end, plan, len(x), started)
+        end, tally = _train(
+            state,
+            itertools.islice(batches, limit),
+            plan.label_smoothing,
+            plan.progress,
+            plan.batch_size,
+        )
+    return end._replace(key=keys[0]), tally

@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from ..params import Params
+from ..textbook.params import Params
 from . import backend
-from .rules import step_counts
+from .rules import fused_chain, step_counts
 
 __all__ = [
     "FIRST_LAYER_BLOCKS",
@@ -141,7 +141,7 @@ class Overlap:
 
 
 def overlap_for(
-    chain: Sequence[tuple[str, Mapping[str, Any]]],
+    chain: Sequence[tuple[Any, Mapping[str, Any]]],
     params: Params,
     p: Array,
     g: Array,
@@ -158,8 +158,6 @@ def overlap_for(
     setting = os.environ.get(OVERLAP_VARIABLE, "auto").strip().lower()
     if backend.compiled() is None or (setting.isdigit() and int(setting) == 0):
         return None
-    from .fused import fused_chain
-
     fused = fused_chain(chain)
     if fused is None or fused.global_norm:
         return None

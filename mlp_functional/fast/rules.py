@@ -1,18 +1,28 @@
-"""Optimizer chains compiled to in-place passes over flat buffers.
+"""One fast form of each optimizer rule, registered against the textbook's own factories.
 
-Each textbook transformation has a kernel here that turns the gradient buffer ``g``
-into the transformation's updates, in place. Scalar factors are not applied at once:
-a kernel may leave a pending factor ``scale`` (the updates are ``scale * g``), so that
-Adam's bias correction and the learning rate cost one pass together instead of three.
+Every transformation the fast engine knows is linear in the gradient ``g`` and the params
+``p``, except the one moment a chain may hold (momentum or Adam). So a chain reduces,
+step by step, to a few scalars: before the moment the updates are ``u = a g + c p``
+(clipping scales ``a`` and ``c``, L2 adds to ``c``), after it they are
+``s * direction + d p`` (weight decay adds to ``d``, the learning rate scales both).
+:data:`RULES` says, for each textbook factory (``scale_by_adam``, ``trace_momentum``, ...),
+how its transformation moves those scalars; :class:`FusedChain` works them out once a
+step, and one pass, :func:`fused_update`, applies them to the whole buffer or to any slice
+of it (a layer whose gradient is ready): compiled by numba with the ``fast`` extra, else
+the NumPy form below, the same arithmetic.
+
 Adam's moments run as decayed sums ``mu / (1 - b1)`` and ``nu / (1 - b2)``, two passes a
-step fewer (see :func:`adam_sums`). Elementwise chains run in slices of
-:data:`CHUNK` entries that stay in cache.
+step fewer (see :func:`adam_sums`); with ``c = sqrt((1 - b2**t) / (1 - b2))`` the direction
+``mu_hat / (sqrt(nu_hat) + eps)`` equals ``(1 - b1) / (1 - b1**t) * c * S1 / (sqrt(S2) + eps c)``.
+
+A chain of another shape (two moments, clipping after the moment, a user's own rule)
+has no fast form: :func:`fused_chain` gives None and the textbook engine runs it.
 
 >>> import numpy as np
->>> p, g = np.zeros(3), np.ones(3)
->>> step = compile_chain([("scale_by_learning_rate", {"lr": 0.5})])
->>> slots = [[0]]
->>> step(p, g, slots, np.empty(3))
+>>> from mlp_functional.textbook import optimizers
+>>> step = fused_chain([(optimizers.scale_by_learning_rate, {"lr": 0.5})])
+>>> p, g, slots = np.zeros(3), np.ones(3), [[0]]
+>>> step.step(p, g, slots, np.empty(3))
 >>> p.tolist(), slots
 ([-0.5, -0.5, -0.5], [[1]])
 """
@@ -22,45 +32,147 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..optimizers import learning_rate_at
+from ..textbook import optimizers as tb
+from . import backend
 
 __all__ = [
     "CHUNK",
     "FLUSH_EVERY",
-    "SUPPORTED",
+    "RULES",
+    "Coefficients",
+    "FusedChain",
     "adam_sums",
-    "compile_chain",
-    "flush_moments",
     "flush_subnormals",
-    "moment_indices",
+    "fused_chain",
+    "fused_update",
     "step_counts",
+    "update_norm",
 ]
 
 Array = np.ndarray
 
-#: Transformations with a fast kernel.
-SUPPORTED = frozenset(
-    {
-        "identity",
-        "count_updates",
-        "clip_by_global_norm",
-        "add_l2",
-        "add_decayed_weights",
-        "trace_momentum",
-        "scale_by_adam",
-        "scale_by_learning_rate",
-    }
-)
-_GLOBAL = frozenset({"clip_by_global_norm"})  # looks at the whole gradient: never sliced
-
-#: Entries per slice when an elementwise chain runs piece by piece.
-CHUNK = 1 << 16
+#: Moment kinds of :func:`fused_update`.
+PLAIN, MOMENTUM, NESTEROV, ADAM = 0, 1, 2, 3
 #: Every this many steps, moment buffers are cleared of subnormal numbers.
 FLUSH_EVERY = 64
+#: Entries per slice when the NumPy form runs a step piece by piece (it stays in cache).
+CHUNK = 1 << 16
+
+
+class Coefficients(NamedTuple):
+    """A step's scalars: ``u = a g + c p``; the moment ``kind`` with ``beta`` (and Adam's
+    ``epsc``); ``p += s * direction + d * p``. ``after``: a moment has been seen."""
+
+    kind: int = PLAIN
+    a: float = 1.0
+    c: float = 0.0
+    beta: tuple[float, float] = (0.0, 0.0)
+    epsc: float = 0.0
+    s: float = 1.0
+    d: float = 0.0
+    after: bool = False
+
+
+Norm = Callable[[float, float], float]
+"""``(a, c) -> ||a g + c p||``: what clipping by global norm sees."""
+Rule = Callable[[Coefficients, Mapping[str, Any], list[Any], Norm], Coefficients]
+"""How one transformation moves the step's scalars; it advances its own count in ``slot``."""
+
+
+def _count(k: Coefficients, hyper: Mapping[str, Any], slot: list[Any], norm: Norm):
+    slot[0] += 1
+    return k
+
+
+def _clip(k: Coefficients, hyper: Mapping[str, Any], slot: list[Any], norm: Norm):
+    length = norm(k.a, k.c)
+    if length <= hyper["max_norm"]:
+        return k
+    factor = hyper["max_norm"] / (length + 1e-6)
+    return k._replace(a=k.a * factor, c=k.c * factor)
+
+
+def _add_params(k: Coefficients, hyper: Mapping[str, Any], slot: list[Any], norm: Norm):
+    rate = hyper["rate"]
+    return k._replace(d=k.d + rate) if k.after else k._replace(c=k.c + rate)
+
+
+def _momentum(k: Coefficients, hyper: Mapping[str, Any], slot: list[Any], norm: Norm):
+    kind = NESTEROV if hyper["nesterov"] else MOMENTUM
+    return k._replace(kind=kind, beta=(hyper["beta"], 0.0), after=True)
+
+
+def _adam(k: Coefficients, hyper: Mapping[str, Any], slot: list[Any], norm: Norm):
+    b1, b2 = hyper["b1"], hyper["b2"]
+    t = slot[0] = slot[0] + 1
+    c = math.sqrt((1 - b2**t) / (1 - b2))
+    s = (1 - b1) / (1 - b1**t) * c
+    return k._replace(kind=ADAM, beta=(b1, b2), epsc=hyper["eps"] * c, s=s, after=True)
+
+
+def _learning_rate(k: Coefficients, hyper: Mapping[str, Any], slot: list[Any], norm: Norm):
+    lr = hyper["lr"]
+    rate = -(float(lr(slot[0])) if callable(lr) else float(lr))
+    slot[0] += 1
+    if k.after:
+        return k._replace(s=k.s * rate, d=k.d * rate)
+    return k._replace(a=k.a * rate, c=k.c * rate)
+
+
+#: The fast form of each textbook transformation, by the factory that builds it.
+RULES: Mapping[Callable[..., tb.Optimizer], Rule] = MappingProxyType(
+    {
+        tb.identity: lambda k, hyper, slot, norm: k,
+        tb.count_updates: _count,
+        tb.clip_by_global_norm: _clip,
+        tb.add_l2: _add_params,
+        tb.add_decayed_weights: _add_params,
+        tb.trace_momentum: _momentum,
+        tb.scale_by_adam: _adam,
+        tb.scale_by_learning_rate: _learning_rate,
+    }
+)
+_MOMENTS = (tb.trace_momentum, tb.scale_by_adam)
+
+
+def update_norm(g: Array, p: Array, a: Any, c: Any) -> float:
+    """``|| a g + c p ||``, accumulated in float64 (the NumPy form of the compiled one)."""
+    u = a * g.astype(np.float64) + c * p.astype(np.float64) if c else a * g.astype(np.float64)
+    return math.sqrt(float(np.dot(u, u)))
+
+
+def fused_update(p, g, m1, m2, kind, a, c, beta, epsc, s, d) -> None:
+    """One optimizer step of a whole chain, in NumPy passes over ``p``, ``g`` (overwritten)
+    and the moments: the same arithmetic as the compiled
+    :func:`mlp_functional.fast.compiled.fused_update`."""
+    if a != 1:
+        g *= a
+    if c:
+        g += c * p
+    if kind == ADAM:
+        m1 *= beta[0]
+        m1 += g
+        np.square(g, out=g)
+        m2 *= beta[1]
+        m2 += g
+        np.sqrt(m2, out=g)
+        g += epsc
+        np.divide(m1, g, out=g)
+    elif kind in (MOMENTUM, NESTEROV):
+        m1 *= beta[0]
+        m1 += g
+        if kind == NESTEROV:
+            g += beta[0] * m1
+        else:
+            g[:] = m1
+    if d:
+        p += d * p
+    g *= s
+    p += g
 
 
 def flush_subnormals(count: int, *buffers: Array) -> None:
@@ -85,10 +197,8 @@ def flush_subnormals(count: int, *buffers: Array) -> None:
 
 def adam_sums(slot: list[Any], b1: float, b2: float, *, into_sums: bool) -> None:
     """Rescale Adam's moments in place: ``mu -> mu / (1 - b1)`` (and ``nu`` with ``b2``)
-    before an epoch, and back after it.
-
-    With sums ``S = mu / (1 - b1)`` the update ``S <- b1 S + g`` needs no multiply of
-    ``g``; the factor returns in the step's constant.
+    before an epoch, and back after it: with sums ``S = mu / (1 - b1)`` the update
+    ``S <- b1 S + g`` needs no multiply of ``g``; the factor returns in the step's constant.
     """
     _, mu, nu = slot
     if into_sums:
@@ -99,194 +209,98 @@ def adam_sums(slot: list[Any], b1: float, b2: float, *, into_sums: bool) -> None
         nu *= 1 - b2
 
 
-Pending = tuple[float, Array]
-"""The updates so far, ``scale * source``: a factor not yet applied, and the buffer
-it applies to (the gradient's own buffer, or a moment the updates equal)."""
-
-Kernel = Callable[[Array, Array, list[Any], Array, Pending], Pending]
-"""``(p, g, slot, scratch, pending) -> pending``; ``g`` may be overwritten."""
-
-
-def _materialise(g: Array, pending: Pending) -> Pending:
-    scale, source = pending
-    if source is not g:
-        np.multiply(source, scale, out=g)
-    elif scale != 1.0:
-        g *= scale
-    return 1.0, g
-
-
-def _identity(hyper: Mapping[str, Any]) -> Kernel:
-    del hyper
-    return lambda p, g, slot, scratch, pending: pending
-
-
-def _count(hyper: Mapping[str, Any]) -> Kernel:
-    del hyper
-
-    def kernel(p: Array, g: Array, slot: list[Any], scratch: Array, pending: Pending) -> Pending:
-        slot[0] += 1
-        return pending
-
-    return kernel
-
-
-def _clip(hyper: Mapping[str, Any]) -> Kernel:
-    max_norm = hyper["max_norm"]
-
-    def kernel(p: Array, g: Array, slot: list[Any], scratch: Array, pending: Pending) -> Pending:
-        scale, source = pending
-        norm = abs(scale) * math.sqrt(float(np.dot(source, source)))
-        return (scale * (max_norm / (norm + 1e-6)), source) if norm > max_norm else pending
-
-    return kernel
-
-
-def _add_params(hyper: Mapping[str, Any]) -> Kernel:
-    rate = hyper["rate"]
-
-    def kernel(p: Array, g: Array, slot: list[Any], scratch: Array, pending: Pending) -> Pending:
-        if not rate:
-            return pending
-        scale, source = pending
-        if source is not g or scale == 0.0:
-            scale, source = _materialise(g, pending)
-        # scale * g + rate * p == scale * (g + rate / scale * p): the factor stays pending
-        np.multiply(p, rate / scale, out=scratch)
-        g += scratch
-        return scale, g
-
-    return kernel
-
-
-def _momentum(hyper: Mapping[str, Any]) -> Kernel:
-    beta, nesterov = hyper["beta"], hyper["nesterov"]
-
-    def kernel(p: Array, g: Array, slot: list[Any], scratch: Array, pending: Pending) -> Pending:
-        _materialise(g, pending)
-        (v,) = slot
-        v *= beta
-        v += g
-        if nesterov:  # g + beta v
-            np.multiply(v, beta, out=scratch)
-            g += scratch
-            return 1.0, g
-        return 1.0, v  # the updates are v itself: no copy until a factor applies
-
-    return kernel
-
-
-def _adam(hyper: Mapping[str, Any]) -> Kernel:
-    b1, b2, eps = hyper["b1"], hyper["b2"], hyper["eps"]
-
-    def kernel(p: Array, g: Array, slot: list[Any], scratch: Array, pending: Pending) -> Pending:
-        _materialise(g, pending)
-        count, grad_sum, square_sum = slot  # mu / (1 - b1) and nu / (1 - b2): see adam_sums
-        t = count + 1
-        grad_sum *= b1
-        grad_sum += g
-        np.square(g, out=g)
-        square_sum *= b2
-        square_sum += g
-        # With c = sqrt((1 - b2**t) / (1 - b2)), the direction m_hat / (sqrt(v_hat) + eps)
-        # equals (1 - b1) / (1 - b1**t) * c * grad_sum / (sqrt(square_sum) + eps * c).
-        c = math.sqrt((1 - b2**t) / (1 - b2))
-        np.sqrt(square_sum, out=g)
-        g += eps * c
-        np.divide(grad_sum, g, out=g)
-        slot[0] = t
-        return (1 - b1) / (1 - b1**t) * c, g
-
-    return kernel
-
-
-def _learning_rate(hyper: Mapping[str, Any]) -> Kernel:
-    lr = hyper["lr"]
-
-    def kernel(p: Array, g: Array, slot: list[Any], scratch: Array, pending: Pending) -> Pending:
-        rate = learning_rate_at(lr, slot[0])
-        slot[0] += 1
-        return -rate * pending[0], pending[1]
-
-    return kernel
-
-
-_KERNELS: Mapping[str, Callable[[Mapping[str, Any]], Kernel]] = MappingProxyType(
-    {
-        "identity": _identity,
-        "count_updates": _count,
-        "clip_by_global_norm": _clip,
-        "add_l2": _add_params,
-        "add_decayed_weights": _add_params,
-        "trace_momentum": _momentum,
-        "scale_by_adam": _adam,
-        "scale_by_learning_rate": _learning_rate,
-    }
-)
-
-Step = Callable[[Array, Array, list[list[Any]], Array], None]
-
-
-def compile_chain(chain: Sequence[tuple[str, Mapping[str, Any]]]) -> Step:
-    """One optimizer step ``(p, g, slots, scratch) -> None`` for a chain of transformations.
-
-    ``slots[i]`` is transformation ``i``'s state as a mutable list (counts and flat
-    buffers, Adam's moments as sums); ``g`` and ``scratch`` are overwritten.
-    """
-    kernels = [_KERNELS[name](hyper) for name, hyper in chain]
-    names = [name for name, _ in chain]
-    moments = moment_indices(names)
-    sliced = not _GLOBAL.intersection(names)
-
-    def run(p: Array, g: Array, slots: Sequence[list[Any]], scratch: Array) -> None:
-        pending: Pending = (1.0, g)
-        for kernel, slot in zip(kernels, slots, strict=True):
-            pending = kernel(p, g, slot, scratch, pending)
-        scale, source = pending
-        if scale == 1.0:
-            p += source
-        else:
-            p += np.multiply(source, scale, out=g)
-
-    def step(p: Array, g: Array, slots: list[list[Any]], scratch: Array) -> None:
-        counts = step_counts(slots)
-        if not sliced or p.size <= CHUNK:
-            run(p, g, slots, scratch)
-        else:
-            for start in range(0, p.size, CHUNK):
-                piece = slice(start, start + CHUNK)
-                sliced_slots = [
-                    [v[piece] if isinstance(v, np.ndarray) else v for v in slot] for slot in slots
-                ]
-                run(p[piece], g[piece], sliced_slots, scratch[piece])
-            for slot, piece_slot in zip(slots, sliced_slots, strict=True):
-                for i, v in enumerate(piece_slot):
-                    if not isinstance(v, np.ndarray):
-                        slot[i] = v  # the counts advance once per step, not per slice
-        flush_moments(moments, counts, slots)
-
-    return step
-
-
 def step_counts(slots: Sequence[list[Any]]) -> list[int | None]:
     """Each transformation's update count before a step (None where it keeps none)."""
     return [slot[0] if slot and isinstance(slot[0], int) else None for slot in slots]
 
 
-def moment_indices(names: Sequence[str]) -> list[int]:
-    """Positions of the transformations that keep moments (their buffers need flushing)."""
-    return [i for i, name in enumerate(names) if name in ("trace_momentum", "scale_by_adam")]
+Chain = Sequence[tuple[Callable[..., tb.Optimizer], Mapping[str, Any]]]
 
 
-def flush_moments(
-    moments: Sequence[int], counts: Sequence[int | None], slots: Sequence[list[Any]]
-) -> None:
-    """:func:`flush_subnormals` on each moment's buffers, by its own count (or the chain's
-    first count, for momentum, which keeps none) before the step."""
-    first = next((c for c in counts if c is not None), 0)
-    for i in moments:
-        own = counts[i]
-        flush_subnormals(
-            own if own is not None else first,
-            *(v for v in slots[i] if isinstance(v, np.ndarray)),
+class FusedChain:
+    """A chain's step as :meth:`prepare` (the scalars, counts advanced) and :meth:`apply`
+    (the pass over ``[lo, hi)``); :meth:`step` does both for the whole buffer."""
+
+    def __init__(self, chain: Chain, kernels: Any) -> None:
+        self.chain = [(RULES[rule], hyper) for rule, hyper in chain]
+        rules = [rule for rule, _ in chain]
+        self.moment = next((i for i, rule in enumerate(rules) if rule in _MOMENTS), None)
+        self.global_norm = tb.clip_by_global_norm in rules
+        self.kernels = kernels
+
+    def prepare(self, p: Array, g: Array, slots: Sequence[list[Any]]) -> Coefficients:
+        """The step's scalars; advances every count. Clipping reads all of ``g``."""
+        norm_of = update_norm if self.kernels is None else self.kernels.update_norm
+        cast = g.dtype.type
+
+        def norm(a: float, c: float) -> float:
+            return float(norm_of(g, p, cast(a), cast(c)))
+
+        k = Coefficients()
+        for (rule, hyper), slot in zip(self.chain, slots, strict=True):
+            k = rule(k, hyper, slot, norm)
+        # no moment: the updates a g + c p are the direction, as they are
+        return k if k.after else k._replace(s=1.0, d=0.0)
+
+    def apply(
+        self, k: Coefficients, p: Array, g: Array, slots: Sequence[list[Any]], lo: int, hi: int
+    ) -> None:
+        """The pass over entries ``[lo, hi)`` of the buffers."""
+        m1 = m2 = p[:0]
+        if self.moment is not None:
+            buffers = [v for v in slots[self.moment] if isinstance(v, np.ndarray)]
+            m1, m2 = buffers[0][lo:hi], buffers[-1][lo:hi]
+        update = fused_update if self.kernels is None else self.kernels.fused_update
+        cast = p.dtype.type
+        beta = np.array(k.beta, p.dtype)
+        update(
+            p[lo:hi],
+            g[lo:hi],
+            m1,
+            m2,
+            k.kind,
+            cast(k.a),
+            cast(k.c),
+            beta,
+            cast(k.epsc),
+            cast(k.s),
+            cast(k.d),
         )
+
+    def finish(self, counts: Sequence[int | None], slots: Sequence[list[Any]]) -> None:
+        """After the step: the moment's periodic subnormal flush, by its own count (or the
+        chain's first count, for momentum, which keeps none) before the step."""
+        if self.moment is None:
+            return
+        own = counts[self.moment]
+        first = next((c for c in counts if c is not None), 0)
+        moments = (v for v in slots[self.moment] if isinstance(v, np.ndarray))
+        flush_subnormals(own if own is not None else first, *moments)
+
+    def step(self, p: Array, g: Array, slots: list[list[Any]], scratch: Array) -> None:
+        """The whole step: the compiled pass over the whole buffer, or the NumPy passes
+        :data:`CHUNK` entries at a time (the scalars, clipping's norm among them, come
+        from the whole gradient first)."""
+        del scratch
+        counts = step_counts(slots)
+        k = self.prepare(p, g, slots)
+        piece = p.size if self.kernels is not None else CHUNK
+        for lo in range(0, p.size, piece):
+            self.apply(k, p, g, slots, lo, min(lo + piece, p.size))
+        self.finish(counts, slots)
+
+
+def fused_chain(chain: Chain, kernels: Any = "auto") -> FusedChain | None:
+    """The fast form of ``chain``, or None when it has none (see the module); its passes
+    are ``kernels``' (the compiled module, None for NumPy; ``"auto"``: the backend's).
+
+    >>> fused_chain([(tb.scale_by_adam, {}), (tb.trace_momentum, {})]) is None
+    True
+    """
+    rules = [rule for rule, _ in chain]
+    moments = [i for i, rule in enumerate(rules) if rule in _MOMENTS]
+    if len(moments) > 1 or not all(rule in RULES for rule in rules):
+        return None
+    if moments and tb.clip_by_global_norm in rules[moments[0] :]:
+        return None
+    return FusedChain(chain, backend.compiled() if kernels == "auto" else kernels)

@@ -13,20 +13,22 @@ textbook's read-only trees. Both are exact: no arithmetic touches a value.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..activations import leaky_relu, relu, sigmoid, tanh
-from ..optimizers import Optimizer, Spec
-from ..params import Params, n_params, ravel, unravel
 from ..readonly import freeze
-from ..train import TrainState
-from .rules import SUPPORTED
+from ..textbook import activations
+from ..textbook.optimizers import Optimizer, chain
+from ..textbook.params import Layer, Params, ravel, unravel
+from ..textbook.train import TrainState
+from .rules import fused_chain
 
 __all__ = [
     "FastState",
     "Slot",
+    "buffer_views",
     "from_fast",
     "has_activation_kernel",
     "leaves",
@@ -35,9 +37,6 @@ __all__ = [
 ]
 
 Array = np.ndarray
-
-#: Activations with in-place kernels (compared by identity of the textbook objects).
-FAST_ACTIVATIONS = (relu, leaky_relu, tanh, sigmoid)
 
 
 class Slot(NamedTuple):
@@ -54,46 +53,79 @@ class FastState(NamedTuple):
     slots: tuple[Slot, ...]
 
 
-def leaves(spec: Spec, state: Any) -> list[tuple[Spec, Any]]:
+def leaves(optimizer: Optimizer, state: Any) -> list[tuple[Optimizer, Any]]:
     """The chain's transformations in order, each with its own state."""
-    if spec.name == "chain":
-        return [pair for s, st in zip(spec.parts, state, strict=True) for pair in leaves(s, st)]
-    return [(spec, state)]
+    if optimizer.rule is chain:
+        parts = zip(optimizer.hyper["parts"], state, strict=True)
+        return [pair for part, st in parts for pair in leaves(part, st)]
+    return [(optimizer, state)]
 
 
-def _supported_spec(spec: Spec | None) -> bool:
-    if spec is None:
-        return False
-    if spec.name == "chain":
-        return all(_supported_spec(part) for part in spec.parts)
-    return spec.name in SUPPORTED
+def rule_chain(state: TrainState) -> list[tuple[Any, Any]]:
+    """The optimizer as the fast engine reads it: ``(factory, hyperparameters)`` in order."""
+    return [(opt.rule, opt.hyper) for opt, _ in leaves(state.optimizer, state.opt_state)]
+
+
+def _unwrapped(activation: activations.Activation) -> activations.Activation:
+    """The activation with the textbook's own functions (the public ones wrap them)."""
+    return activation._replace(
+        value=inspect.unwrap(activation.value), derivative=inspect.unwrap(activation.derivative)
+    )
 
 
 def has_activation_kernel(activation: Any) -> bool:
-    """Whether the fast engine has in-place kernels for this activation (a built-in one).
+    """Whether the fast engine has kernels for this activation (a built-in one, compared
+    with the textbook's own).
 
     >>> import mlp_functional as mf
     >>> has_activation_kernel(mf.relu), has_activation_kernel(mf.relu._replace(name="mine"))
     (True, False)
     """
-    return any(activation == a for a in FAST_ACTIVATIONS)
+    return _unwrapped(activation) in activations.ACTIVATIONS.values()
 
 
 def supports(state: TrainState) -> bool:
-    """Whether every piece of a training run has a fast kernel: the activation and each
-    transformation of the optimizer. (Augmentation is a function on float batches that
-    both engines call alike.)
+    """Whether every piece of a training run has a fast form: the activation, and the
+    optimizer chain (each transformation registered in :data:`~.rules.RULES`, in a shape
+    :func:`~.rules.fused_chain` takes). Augmentation is a function on float batches that
+    both engines call alike.
 
     >>> import mlp_functional as mf
     >>> odd = mf.Activation("cube", lambda z: z**3, lambda z, a: 3 * z**2)
     >>> supports(mf.init_state(mf.key(0), mf.init(mf.key(1), [3, 2], activation=odd), mf.sgd(0.1)))
     False
     """
-    return has_activation_kernel(state.params.activation) and _supported_spec(state.optimizer.spec)
+    if not has_activation_kernel(state.params.activation):
+        return False
+    return fused_chain(rule_chain(state)) is not None
+
+
+def buffer_views(flat: Array, like: Params) -> Params:
+    """Params shaped like ``like`` whose arrays are views into ``flat``, as writeable as
+    ``flat`` is: how the engine writes a whole model's gradients into one buffer.
+
+    >>> import mlp_functional as mf
+    >>> p = mf.init(mf.key(0), [3, 2])
+    >>> flat = np.zeros(8, p.dtype)
+    >>> buffer_views(flat, p).layers[0].b[:] = 1.0
+    >>> flat.tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0]
+    """
+    needed = sum(layer.w.size + layer.b.size for layer in like.layers)
+    if flat.shape != (needed,):
+        raise ValueError(f"flat buffer has shape {flat.shape}, the model needs ({needed},)")
+    layers, offset = [], 0
+    for layer in like.layers:
+        views = []
+        for a in layer:
+            views.append(flat[offset : offset + a.size].reshape(a.shape))
+            offset += a.size
+        layers.append(Layer(*views))
+    return Params(tuple(layers), like.activation)
 
 
 def _writeable_flat(params: Params) -> Array:
-    return ravel(params, np.empty(n_params(params), params.dtype))
+    return ravel(params)  # a fresh array
 
 
 def _flat(value: Any) -> Any:
@@ -102,11 +134,8 @@ def _flat(value: Any) -> Any:
 
 def to_fast(state: TrainState) -> FastState:
     """Copy a textbook state into fresh flat buffers the fast engine may write."""
-    opt: Optimizer = state.optimizer
-    assert opt.spec is not None, "check supports(state) first"
-    slots = tuple(
-        Slot(type(st), tuple(_flat(v) for v in st)) for _, st in leaves(opt.spec, state.opt_state)
-    )
+    pairs = leaves(state.optimizer, state.opt_state)
+    slots = tuple(Slot(type(st), tuple(_flat(v) for v in st)) for _, st in pairs)
     return FastState(_writeable_flat(state.params), slots)
 
 

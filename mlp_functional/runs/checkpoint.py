@@ -15,8 +15,8 @@ finiteness against that metadata and refuses anything else with a
 atomic: a temporary file in the same folder, fsync, then :func:`os.replace`.
 
 >>> import tempfile, pathlib
->>> from mlp_functional.random import key
->>> from mlp_functional.params import init
+>>> from mlp_functional import key
+>>> from mlp_functional import init
 >>> p = init(key(0), [784, 32, 10])
 >>> with tempfile.TemporaryDirectory() as d:
 ...     save_params(pathlib.Path(d) / "model.safetensors", p)
@@ -36,12 +36,13 @@ from typing import Any
 
 import numpy as np
 
-from ..activations import ACTIVATIONS
-from ..optimizers import Optimizer
-from ..params import FLOAT_DTYPES, Layer, Params, buffer_views, unravel
-from ..random import Key
+from ..engine.api import ACTIVATIONS, FLOAT_DTYPES
+from ..fast.state import buffer_views
 from ..readonly import freeze
-from ..train import TrainState
+from ..textbook.optimizers import Optimizer
+from ..textbook.params import Layer, Params, unravel
+from ..textbook.random import Key
+from ..textbook.train import TrainState
 
 __all__ = [
     "FORMAT_VERSION",
@@ -85,8 +86,8 @@ class CheckpointError(Exception):
 def model_spec(params: Params) -> dict[str, Any]:
     """The architecture as plain JSON-able values: sizes, activation name, dtype.
 
-    >>> from mlp_functional.random import key
-    >>> from mlp_functional.params import init
+    >>> from mlp_functional import key
+    >>> from mlp_functional import init
     >>> model_spec(init(key(0), [4, 3, 2], activation="tanh"))
     {'sizes': [4, 3, 2], 'activation': 'tanh', 'dtype': 'float32'}
     """
@@ -394,8 +395,8 @@ def check_outputs(params: Params, name: str) -> Params:
     """``params`` if blank and full-ink inputs give finite outputs, else
     :class:`CheckpointError` (finite but huge weights, 3e38 say, overflow to NaN).
 
-    >>> from mlp_functional.random import key
-    >>> from mlp_functional.params import init, tree_map
+    >>> from mlp_functional import key
+    >>> from mlp_functional import init, tree_map
     >>> p = init(key(0), [4, 3, 2])
     >>> check_outputs(p, "m").sizes
     (4, 3, 2)
@@ -404,7 +405,7 @@ def check_outputs(params: Params, name: str) -> Params:
     ...
     mlp_functional.runs.checkpoint.CheckpointError: m: the weights give NaN or infinite ...
     """
-    from ..forward import propagate
+    from ..textbook.forward import propagate
 
     blank, full_ink = (
         np.zeros(params.sizes[0], params.dtype),

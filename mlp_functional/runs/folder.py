@@ -15,8 +15,8 @@ gives the last committed epoch or a one-line error naming the damaged file. Fold
 written before manifests existed are read as they were, every file checked on its own.
 
 >>> import tempfile, pathlib
->>> from mlp_functional.random import key
->>> from mlp_functional.params import init
+>>> from mlp_functional import key
+>>> from mlp_functional import init
 >>> from mlp_functional.runs.checkpoint import encode_params
 >>> from mlp_functional.runs.commit import commit
 >>> with tempfile.TemporaryDirectory() as d:
@@ -39,7 +39,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..params import Params
+from ..textbook.params import Params
 from .checkpoint import CheckpointError, decode_params, write_atomic
 from .commit import CommitError, Manifest, read_committed, read_manifest, read_regular
 from .errors import RunError

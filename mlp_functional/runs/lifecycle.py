@@ -71,8 +71,9 @@ if TYPE_CHECKING:
     import numpy as np
 
     from ..data import Dataset, Split, TrainVal
-    from ..params import Params
-    from ..train import EpochLog, TrainState
+    from ..engine.epochs import EpochLog
+    from ..textbook.params import Params
+    from ..textbook.train import TrainState
 
 __all__ = [
     "CONFIG_VERSION",
@@ -272,8 +273,8 @@ def start(
       RunError: ``out`` holds another run, is locked by another process, the data are
         missing, or the model would not fit in memory.
     """
-    from ..params import init
-    from ..train import init_state
+    from ..engine.api import init
+    from ..textbook.train import init_state
 
     check(settings)
     created = out is None or not Path(out).exists()
@@ -540,8 +541,8 @@ def train(session: Session) -> tuple[Session, str]:
         could not be written.
     """
     from ..data import take
-    from ..engines import fit
-    from ..train import DivergenceError
+    from ..engine.epochs import DivergenceError
+    from ..engine.table import fit
     from .checkpoint import encode_params, encode_train_state
 
     s, events = session.settings, session.events
@@ -618,7 +619,7 @@ def _read_model(folder: Path, manifest: Manifest | None, sizes: list[int]) -> Pa
 
 def _evaluate_rows(params: Params, data: Split, rows: np.ndarray) -> tuple[float, float]:
     """Loss and accuracy on ``data``'s ``rows``, a chunk at a time (no full copy)."""
-    from ..engines import evaluate
+    from ..engine.table import evaluate
 
     loss_sum = correct = 0.0
     for begin in range(0, len(rows), EVAL_CHUNK):
@@ -632,7 +633,7 @@ def _evaluate_rows(params: Params, data: Split, rows: np.ndarray) -> tuple[float
 
 def finish(session: Session) -> tuple[Session, dict[str, Any]]:
     """Evaluate the kept model on the training and test sets; commit metrics.json."""
-    from ..engines import evaluate
+    from ..engine.table import evaluate
 
     folder = session.folder
     params = _read_model(folder, session.manifest, session.config["model"]["sizes"])

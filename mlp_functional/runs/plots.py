@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..metrics import percent
-from ..params import Params
+from ..textbook.params import Params
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

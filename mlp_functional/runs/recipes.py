@@ -14,7 +14,7 @@ of the builders' own tables, so a name is valid exactly when something builds it
 >>> RECIPES["quick"].changes["epochs"]
 3
 >>> from mlp_functional.runs.settings import recipe_settings
->>> from mlp_functional.train import learning_rate_of
+>>> from mlp_functional.engine.epochs import learning_rate_of
 >>> opt = make_optimizer(recipe_settings("quick"), steps_per_epoch=430)
 >>> round(learning_rate_of(opt, 0), 6) > 0
 True
@@ -28,8 +28,9 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from .. import schedules
-from ..optimizers import Optimizer, adam, adamw, add_l2, chain, clip_by_global_norm, momentum, sgd
+from ..engine import api as schedules
+from ..engine.api import adam, adamw, add_l2, chain, clip_by_global_norm, momentum, sgd
+from ..textbook.optimizers import Optimizer
 
 __all__ = [
     "AUGMENTATIONS",

@@ -142,7 +142,7 @@ def check_memory(settings: Settings, sizes: list[int]) -> None:
 
 def keys(seed: int) -> tuple[Any, Any, Any]:
     """The keys that initialise the weights, shuffle the batches and carve the split."""
-    from .. import random
+    from ..engine import api as random
 
     init_key, shuffle_key, split_key = random.split(random.key(seed), 3)
     return init_key, shuffle_key, split_key

@@ -25,9 +25,9 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from ..activations import ACTIVATIONS
 from ..data.own import parse_image_size
 from ..data.registry import DATASETS
+from ..engine.api import ACTIVATIONS
 from .recipes import AUGMENTATIONS, DEFAULT_LR, OPTIMIZERS, RECIPES, SCHEDULES
 
 __all__ = [

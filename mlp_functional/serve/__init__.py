@@ -8,8 +8,8 @@
 
 Importing this package imports none of them, so the command line starts fast.
 
->>> from mlp_functional.random import key
->>> from mlp_functional.params import init
+>>> from mlp_functional import key
+>>> from mlp_functional import init
 >>> from mlp_functional.serve.api import handle, make_app
 >>> app = make_app(init(key(0), [784, 16, 10]))
 >>> handle(app, "GET", "/app.js").status, handle(app, "GET", "/../setup.py").status

@@ -18,8 +18,8 @@ the hidden units. A drawing is refused before decoding when it has more than
 ``MAX_IMAGE_SIDE``, so no request costs more than a few megabytes.
 
 >>> import json
->>> from mlp_functional.random import key
->>> from mlp_functional.params import init
+>>> from mlp_functional import key
+>>> from mlp_functional import init
 >>> app = make_app(init(key(0), [784, 16, 10]), static={})
 >>> r = handle(app, "POST", "/api/predict", json.dumps({"pixels": [0.5] * 784}).encode())
 >>> r.status, sorted(json.loads(r.body))
@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..engine.api import n_params
 from ..imaging import PILLOW_HINT, ImageError, decode_image
 from ..inputs import (
     PIXELS,
@@ -53,7 +54,7 @@ from ..inputs import (
     read,
     rows_from_array,
 )
-from ..params import Params, n_params
+from ..textbook.params import Params
 
 __all__ = [
     "MAX_BODY",
@@ -174,8 +175,8 @@ def model_card(
     Read from the run's ``config.json`` and ``metrics.json`` when given; missing figures
     are ``None``.
 
-    >>> from mlp_functional.random import key
-    >>> from mlp_functional.params import init
+    >>> from mlp_functional import key
+    >>> from mlp_functional import init
     >>> card = model_card(init(key(0), [784, 16, 10]), metrics={"test_accuracy": 0.9})
     >>> card["sizes"], card["parameters"], card["test_accuracy"]
     ([784, 16, 10], 12730, 0.9)

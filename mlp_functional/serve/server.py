@@ -19,8 +19,8 @@ A client that sends too much, too little, too slowly or nonsense gets a JSON err
 nothing a client does stops the server.
 
 >>> import json, urllib.request
->>> from mlp_functional.random import key
->>> from mlp_functional.params import init
+>>> from mlp_functional import key
+>>> from mlp_functional import init
 >>> from mlp_functional.serve.api import make_app
 >>> with running(make_app(init(key(0), [784, 16, 10]))) as url:
 ...     card = json.load(urllib.request.urlopen(url + "api/model"))

@@ -1,11 +1,11 @@
 """Checks on what users pass in, done once at the public entry points, never per batch.
 
-Each error names the problem, shows the value and says how to fix it.
+The textbook trusts its inputs; the public functions check them here first. Each error
+names the problem, shows the value and says how to fix it.
 
 >>> import numpy as np
->>> from mlp_functional.random import key
->>> from mlp_functional.params import init
->>> check_inputs(init(key(0), [4, 3]), np.zeros(4))
+>>> import mlp_functional as mf
+>>> check_inputs(mf.init(mf.key(0), [4, 3]), np.zeros(4))
 Traceback (most recent call last):
 ...
 ValueError: x is 1-D with shape (4,); pass a batch of examples, ...
@@ -13,14 +13,25 @@ ValueError: x is 1-D with shape (4,); pass a batch of examples, ...
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from .params import Params
+from ..textbook.params import Params
 
-__all__ = ["NotNormalisedWarning", "check_batch", "check_inputs", "check_labels", "check_smoothing"]
+__all__ = [
+    "NotNormalisedWarning",
+    "check_batch",
+    "check_inputs",
+    "check_labels",
+    "check_rate",
+    "check_smoothing",
+    "hyperparameter_problem",
+]
 
 #: Float inputs whose magnitude exceeds this are probably raw pixels.
 NORMALISED_LIMIT = 10.0
@@ -37,8 +48,7 @@ def check_inputs(params: Params, x: Any) -> np.ndarray:
       params: the model; fixes the feature count.
       x: ``(N, D)`` floats or ``(N, H, W)`` uint8 images with ``H*W == D``.
 
-    >>> from mlp_functional.random import key
-    >>> from mlp_functional.params import init
+    >>> from mlp_functional import init, key
     >>> check_inputs(init(key(0), [4, 3]), np.zeros((2, 2, 2), np.uint8)).shape
     (2, 2, 2)
     """
@@ -81,8 +91,7 @@ def check_inputs(params: Params, x: Any) -> np.ndarray:
 def check_batch(params: Params, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     """Validate inputs and their ``(N,)`` integer labels in ``[0, classes)``.
 
-    >>> from mlp_functional.random import key
-    >>> from mlp_functional.params import init
+    >>> from mlp_functional import init, key
     >>> check_batch(init(key(0), [2, 3]), np.zeros((1, 2)), [2])[1].tolist()
     [2]
     """
@@ -122,3 +131,85 @@ def check_smoothing(label_smoothing: Any) -> float:
             f"label_smoothing must be in [0, 1), got label_smoothing={label_smoothing!r}"
         )
     return float(label_smoothing)
+
+
+def check_rate(rate: Any) -> float:
+    """A dropout rate must lie in [0, 1).
+
+    >>> check_rate(0.25)
+    0.25
+    """
+    if not (isinstance(rate, (int, float)) and 0 <= rate < 1):
+        raise ValueError(f"dropout rate must be in [0, 1), got rate={rate!r}")
+    return float(rate)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+_RULES: Mapping[str, tuple[Callable[[Any], bool], str]] = MappingProxyType(
+    {
+        "lr": (
+            lambda v: callable(v) or (_number(v) and v >= 0),
+            "learning rate must be a finite number >= 0 or a schedule, got lr={value!r}",
+        ),
+        "unit": (
+            lambda v: isinstance(v, (int, float)) and 0 <= v < 1,
+            "{name} must be in [0, 1), got {name}={value!r}",
+        ),
+        "positive": (
+            lambda v: _number(v) and v > 0,
+            "{name} must be a finite number > 0, got {name}={value!r}",
+        ),
+        "non_negative": (
+            lambda v: _number(v) and v >= 0,
+            "{name} must be a finite number >= 0, got {name}={value!r}",
+        ),
+        "eps": (
+            lambda v: isinstance(v, (int, float)) and v > 0,
+            "{name} must be > 0, got {name}={value!r}",
+        ),
+        "open_unit": (
+            lambda v: _number(v) and 0 < v < 1,
+            "{name} must be in (0, 1), got {value!r}",
+        ),
+    }
+)
+
+#: The rule each hyperparameter of the optimizers and schedules is checked by, by name.
+HYPERPARAMETERS: Mapping[str, str] = MappingProxyType(
+    {
+        "lr": "lr",
+        "beta": "unit",
+        "b1": "unit",
+        "b2": "unit",
+        "eps": "eps",
+        "strength": "non_negative",
+        "weight_decay": "non_negative",
+        "max_norm": "positive",
+        "every": "positive",
+        "factor": "positive",
+        "total_steps": "positive",
+        "warmup_steps": "positive",
+        "start_div": "positive",
+        "final_div": "positive",
+        "warmup_fraction": "open_unit",
+    }
+)
+
+
+def hyperparameter_problem(name: str, value: Any, schedule: bool = False) -> str | None:
+    """What is wrong with a hyperparameter's value, or ``None``; a schedule's own ``lr``
+    must be a positive number (an optimizer's may also be a schedule, or 0).
+
+    >>> hyperparameter_problem("b1", 1.2)
+    'b1 must be in [0, 1), got b1=1.2'
+    >>> hyperparameter_problem("lr", 0.0, schedule=True)
+    'lr must be a finite number > 0, got lr=0.0'
+    """
+    rule = "positive" if schedule and name == "lr" else HYPERPARAMETERS.get(name)
+    if rule is None:
+        return None
+    ok, message = _RULES[rule]
+    return None if ok(value) else message.format(name=name, value=value)

@@ -1,0 +1,93 @@
+"""Softmax, the cross-entropy loss and its gradient, in their numerically stable forms.
+
+With ``m = max_k z_k`` (which changes nothing but keeps ``exp`` from overflowing)::
+
+    logsumexp(z) = m + log(sum_k exp(z_k - m))       log_softmax(z) = z - logsumexp(z)
+    q = (1 - s) onehot(y) + s / K                    (label smoothing s over K classes)
+    cross_entropy(z, y) = mean_i(-sum_k q_ik log_softmax(z_i)_k)
+    d cross_entropy / d z_i = (softmax(z_i) - q_i) / N
+
+>>> import numpy as np
+>>> softmax(np.array([[1e4, 0.0, -1e4]])).round(3).tolist()
+[[1.0, 0.0, 0.0]]
+>>> round(cross_entropy(np.zeros((1, 10)), np.array([3])), 4)  # log(10)
+2.3026
+"""
+
+from typing import Any
+
+import numpy as np
+
+from .forward import forward
+from .params import Params
+
+
+def logsumexp(z: np.ndarray) -> np.ndarray:
+    """``log(sum_k exp(z_k))`` along the last axis, shape ``(N, 1)``, finite for finite ``z``.
+
+    >>> round(float(logsumexp(np.array([[1000.0, 1000.0]]))[0, 0] - 1000), 4)  # log 2
+    0.6931
+    """
+    m = z.max(axis=-1, keepdims=True)
+    return m + np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """``z - logsumexp(z)``.
+
+    >>> np.exp(log_softmax(np.array([[0.0, 0.0]]))).tolist()
+    [[0.5, 0.5]]
+    """
+    return z - logsumexp(z)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """``exp(z) / sum(exp(z))`` along the last axis: each row sums to 1.
+
+    >>> softmax(np.zeros((1, 4))).tolist()
+    [[0.25, 0.25, 0.25, 0.25]]
+    """
+    return np.exp(log_softmax(z))
+
+
+def targets(labels: np.ndarray, classes: int, label_smoothing: float, dtype: Any) -> np.ndarray:
+    """``q = (1 - s) onehot(y) + s / K`` (Szegedy et al., 2016).
+
+    >>> targets(np.array([1]), 4, 0.2, np.float64).tolist()
+    [[0.05, 0.8500000000000001, 0.05, 0.05]]
+    """
+    s = label_smoothing
+    return np.eye(classes, dtype=dtype)[labels] * (1 - s) + s / classes
+
+
+def cross_entropy(z: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0) -> float:
+    """The mean over the batch of ``-sum_k q_k log softmax(z)_k``.
+
+    >>> round(cross_entropy(np.array([[2.0, 0.0]]), np.array([0])), 4)  # log(1 + e**-2)
+    0.1269
+    """
+    q = targets(labels, z.shape[-1], label_smoothing, z.dtype)
+    return float(-(q * log_softmax(z)).sum(axis=-1).mean())
+
+
+def cross_entropy_grad(
+    z: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0
+) -> np.ndarray:
+    """``(softmax(z) - q) / N``: where back propagation starts.
+
+    >>> cross_entropy_grad(np.array([[0.0, 0.0]]), np.array([1])).tolist()
+    [[0.5, -0.5]]
+    """
+    return (softmax(z) - targets(labels, z.shape[-1], label_smoothing, z.dtype)) / len(z)
+
+
+def loss(params: Params, x: np.ndarray, y: np.ndarray, label_smoothing: float = 0.0) -> float:
+    """``cross_entropy(forward(params, x), y)``: the model's loss on a batch.
+
+    >>> from mlp_functional.textbook.activations import relu
+    >>> from mlp_functional.textbook.params import init
+    >>> from mlp_functional.textbook.random import key
+    >>> round(loss(init(key(0), [4, 3], relu), np.zeros((2, 4)), np.array([0, 2])), 4)  # log 3
+    1.0986
+    """
+    return cross_entropy(forward(params, x), y, label_smoothing)
