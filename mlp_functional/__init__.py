@@ -73,8 +73,7 @@ from .train import (
     train_step,
 )
 from .validate import NotNormalisedWarning
-
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = [
     "ACTIVATIONS",

@@ -172,7 +172,7 @@ def _data_record(dataset: Dataset, split: TrainVal) -> dict[str, Any]:
 def _config(settings: Settings, sizes: list[int], dataset: Dataset, split: TrainVal) -> dict:
     import numpy as np
 
-    from .. import __version__
+    from ..version import __version__
 
     return {
         "format_version": CONFIG_VERSION,
