@@ -327,7 +327,7 @@ def _table_rows(path: str, form: TrainingForm) -> list[tuple[str, Array]]:
     if form.scaling is not None:  # a table standardised by its training rows, as recorded
         rows = scale_features(rows, form.scaling)
     else:
-        rows = _on_training_scale(rows, form.dtype)
+        rows = freeze(_on_training_scale(rows, form.dtype))
     return [(f"{path}[{i}]", row) for i, row in enumerate(rows)]
 
 
