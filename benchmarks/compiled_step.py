@@ -31,12 +31,13 @@ import mlp_functional as mf
 from mlp_functional.bench.epoch import matmul_floor
 from mlp_functional.cli.bench import blas_info, cpu_model
 from mlp_functional.data import load
+from mlp_functional.engine.epochs import epoch_keys, regimen
 from mlp_functional.fast import compiled as kernels
 from mlp_functional.fast import loop
-from mlp_functional.fast.fused import fused_chain
-from mlp_functional.fast.rules import FLUSH_EVERY, adam_sums, step_counts
-from mlp_functional.fast.state import to_fast
-from mlp_functional.train import epoch_keys, epoch_order, regimen
+from mlp_functional.fast.rules import FLUSH_EVERY, adam_sums, fused_chain, step_counts
+from mlp_functional.fast.state import rule_chain, to_fast
+from mlp_functional.textbook.optimizers import scale_by_adam
+from mlp_functional.textbook.train import epoch_order
 
 Array = np.ndarray
 
@@ -117,9 +118,9 @@ def _steps(rows, labels, order, first, stop, batch, sizes, p, g, m1, m2, coeffic
 
 def compiled_epoch(state: mf.TrainState, x: Array, y: Array, batch: int) -> Array:
     """One epoch of the reference job through :func:`_steps`; the flat params after it."""
-    chain = loop._chain(state)
+    chain = rule_chain(state)
     fused = fused_chain(chain)
-    assert fused is not None and chain[0][0] == "scale_by_adam"
+    assert fused is not None and chain[0][0] is scale_by_adam
     fast = to_fast(state)
     slots = [list(slot.values) for slot in fast.slots]
     adam = slots[0]

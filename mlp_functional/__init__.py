@@ -98,10 +98,9 @@ from .textbook.optimizers import (
 from .textbook.params import Layer, Params
 from .textbook.random import Key, generator
 from .textbook.train import Batch, TrainState
+from .version import __version__
 
 init_state = _public(_train.init_state)
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",

@@ -1,6 +1,9 @@
 """One path from what a user hands in to the model's answer, shared by ``predict`` and ``serve``.
 
 - :func:`read_input`: a file (PNG, JPEG or ``.npy``) to named rows of 784 pixels;
+- :func:`training_form` and :func:`read_as_trained`: files read as the examples a run was
+  trained on: CSV rows of features, MNIST-form digits, or images prepared as the run's own
+  image folder was;
 - :func:`rows_from_array`: an array to named rows: one already in MNIST's form
   (``(28, 28)``, ``(N, 28, 28)``, ``(784,)``, ``(N, 784)``) is used as it is after
   :func:`check_pixels`, any other 2-D or 3-D array is a picture brought to MNIST's form by
@@ -35,7 +38,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -54,19 +57,25 @@ from .imaging import (
 from .readonly import freeze
 from .textbook.params import Params
 
+if TYPE_CHECKING:
+    from .data import Source
+
 __all__ = [
     "MAX_NPY_BYTES",
     "PIXELS",
     "SIZE",
     "InputError",
     "Reading",
+    "TrainingForm",
     "check_model",
     "check_pixels",
     "class_names",
     "picture_row",
     "read",
+    "read_as_trained",
     "read_input",
     "rows_from_array",
+    "training_form",
 ]
 
 Array = np.ndarray
@@ -216,6 +225,13 @@ def _read_npy(name: str, data: bytes) -> Array:
     return flat.reshape(shape[::-1]).T if fortran_order else flat.reshape(shape)
 
 
+def _unreadable(name: str, e: OSError) -> InputError:
+    """A file that could not be opened or read, said in one line naming it."""
+    if isinstance(e, FileNotFoundError):
+        return InputError(f"{name}: no such file; check the path")
+    return InputError(f"{name}: cannot be read ({e.strerror or e}); check the path")
+
+
 def read_input(path: str | os.PathLike[str]) -> list[tuple[str, Array]]:
     """The named MNIST-form rows in one input file.
 
@@ -239,11 +255,146 @@ def read_input(path: str | os.PathLike[str]) -> list[tuple[str, Array]]:
             return [(name, picture_row(name, decode_image(data, name=name)))]
     except ImageError as e:
         raise InputError(str(e)) from None
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file; check the path") from None
     except OSError as e:
-        raise InputError(f"{name}: cannot be read ({e.strerror or e}); check the path") from None
+        raise _unreadable(name, e) from None
     return rows_from_array(name, _read_npy(name, data))
+
+
+# ---- inputs read as the examples a run was trained on -------------------------------------
+
+
+class TrainingForm(NamedTuple):
+    """What a run's training examples looked like, so that inputs are read the same way.
+
+    Attributes:
+      source: the user's own data the run was trained on, ``None`` for a built-in dataset.
+      width: the model's input width.
+      dtype: the training rows' dtype as config.json records it (``"uint8"`` by default).
+      scaling: the standardisation a table's training rows fixed, or ``None``.
+    """
+
+    source: Source | None
+    width: int
+    dtype: str = "uint8"
+    scaling: Any = None
+
+
+def training_form(config: Any, source: Source | None, width: int, where: str) -> TrainingForm:
+    """The form of a run's training examples, from its config (named ``where`` in errors).
+
+    >>> training_form({"data": {"dtype": "float32"}}, None, 4, "config.json").dtype
+    'float32'
+    >>> training_form({"data": {"scaling": 1}}, None, 4, "config.json")
+    Traceback (most recent call last):
+    ...
+    mlp_functional.inputs.InputError: config.json: ...
+    """
+    from .data import scaling_from_record
+
+    recorded = _mapping(_mapping(config).get("data"))
+    scaling = None
+    if recorded.get("scaling") is not None:
+        try:
+            scaling = scaling_from_record(recorded["scaling"])
+        except ValueError as e:
+            raise InputError(f"{where}: {e}") from None
+    return TrainingForm(source, width, str(recorded.get("dtype", "uint8")), scaling)
+
+
+def _on_training_scale(x: Array, trained: str) -> Array:
+    """Feature rows brought to the training data's form: the network divides uint8 rows by
+    255, so float rows of a run trained on uint8 rows are divided here, and uint8 rows of a
+    run trained on floats are used as numbers."""
+    if trained == "uint8" and x.dtype != np.uint8:
+        return x.astype(np.float32) / np.float32(255)
+    if trained != "uint8" and x.dtype == np.uint8:
+        return x.astype(np.float32)
+    return x
+
+
+def _table_rows(path: str, form: TrainingForm) -> list[tuple[str, Array]]:
+    from .data import read_csv, scale_features
+
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file; check the path")
+    rows = read_csv(path, labels=False).features
+    if rows.shape[1] != form.width:
+        raise InputError(
+            f"{path}: rows of {rows.shape[1]} features, the model reads {form.width}; give the "
+            "training data's feature columns, without the label column"
+        )
+    if form.scaling is not None:  # a table standardised by its training rows, as recorded
+        rows = scale_features(rows, form.scaling)
+    else:
+        rows = freeze(_on_training_scale(rows, form.dtype))
+    return [(f"{path}[{i}]", row) for i, row in enumerate(rows)]
+
+
+def _image(path: str, source: Source) -> list[tuple[str, Array]]:
+    """One image file, prepared like the run's training images."""
+    from .data import DataFormatError, decode_example, describe_examples
+
+    options, shape = source.options, source.shape[1:]
+    try:
+        image = decode_example(
+            read_regular_file(path, name=path), color=options.color, image_size=options.image_size
+        )
+    except (ImageError, DataFormatError) as e:
+        raise InputError(f"{path}: {e}; give a PNG or JPEG image") from None
+    except OSError as e:
+        raise _unreadable(path, e) from None
+    if image.shape != shape:
+        size = "x".join(map(str, shape[:2]))
+        raise InputError(
+            f"{path}: a {describe_examples(image.shape).replace('images', 'image')}, the run "
+            f"was trained on {describe_examples(shape)}; resize it to {size} (height x width)"
+        )
+    return [(path, image)]
+
+
+def _read_as_trained(path: str, form: TrainingForm) -> list[tuple[str, Array]]:
+    """The named examples in one input file, as the run's training examples were."""
+    from .data import describe_examples, mnist_like
+    from .data.own import TABLE_SUFFIXES
+
+    source = form.source
+    if Path(path).suffix.lower() in TABLE_SUFFIXES:
+        return _table_rows(path, form)
+    if source is None or mnist_like(source.shape[1:]):
+        return read_input(path)
+    if len(source.shape) == 2:
+        raise InputError(
+            f"{path}: the run was trained on {describe_examples(source.shape[1:])} "
+            f"({source.path}); give a CSV file of feature rows"
+        )
+    if Path(path).suffix.lower() == ".npy":
+        raise InputError(
+            f"{path}: .npy arrays are read for runs on 28x28 grayscale images only; give "
+            "image files (PNG or JPEG)"
+        )
+    return _image(path, source)
+
+
+def read_as_trained(
+    paths: Sequence[str], form: TrainingForm, model: str = "the model"
+) -> list[tuple[str, Array]]:
+    """The named examples in the files ``paths``, each read as the run's training examples
+    were: a ``.csv`` (``.tsv``, ``.txt``) file as rows of features (scaled as recorded), a
+    PNG/JPEG/``.npy`` as MNIST-form digits (:func:`read_input`) for a run on MNIST-like
+    data, an image as the run's own image folder was prepared.
+
+    Raises:
+      InputError: a file cannot be read as such an example, or an example is of another
+        size than ``model`` reads (a 28x28 picture given to a model trained on other data).
+    """
+    inputs = [item for path in paths for item in _read_as_trained(path, form)]
+    for name, row in inputs:
+        if row.size != form.width:
+            raise InputError(
+                f"{name}: gives {row.size} inputs, {model} reads {form.width}; predict needs "
+                "inputs like the run's training data"
+            )
+    return inputs
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

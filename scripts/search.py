@@ -75,20 +75,17 @@ def run(target: str, changes: dict, data) -> dict:
     val = (images[split.val], labels[split.val])
     steps = recipes.steps_per_epoch(len(split.train), recipe.batch_size)
     params = mf.init(mf.key(1), [784, *recipe.hidden, 10], activation=recipe.activation)
-    state = mf.init_state(mf.key(2), params, recipes.make_optimizer(recipe, steps))
+    optimizer, regimen = recipes.build(recipe, steps)
+    state = mf.init_state(mf.key(2), params, optimizer)
     history = []
     started = time.perf_counter()
     for _, log in mf.fit(
         state,
         images,
         labels,
-        batch_size=recipe.batch_size,
         epochs=recipe.epochs,
         validation=val,
-        rows=split.train,
-        dropout=recipe.dropout,
-        augment=recipes.make_augment(recipe),
-        label_smoothing=recipe.label_smoothing,
+        **regimen._replace(rows=split.train)._asdict(),
     ):
         history.append({"epoch": log.epoch, "val_accuracy": log.val_accuracy, "loss": log.loss})
         print(f"  epoch {log.epoch}: val {log.val_accuracy:.4f} ({log.seconds:.1f} s)", flush=True)

@@ -21,12 +21,12 @@ from mlp_functional.runs import load_run
 from mlp_functional.runs.checkpoint import load_params, load_train_state
 from mlp_functional.runs.lifecycle import Progress
 from mlp_functional.runs.lifecycle import advance as _advance
-from mlp_functional.runs.recipes import make_optimizer
+from mlp_functional.runs.recipes import build
 from mlp_functional.runs.settings import recipe_settings
 
 
 def build_optimizer(settings, steps_per_epoch):
-    return make_optimizer(settings, steps_per_epoch)
+    return build(settings, steps_per_epoch).optimizer
 
 
 SUMMARY = re.compile(

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlp_functional.data import IDX_TYPES, ChecksumError, IdxError, read_idx, write_idx
-from mlp_functional.data._files import atomic_file
+from mlp_functional.files import atomic_file
 
 DTYPES = [
     np.dtype(dt.str.replace(">", "<")) if dt.itemsize > 1 else dt for dt in IDX_TYPES.values()

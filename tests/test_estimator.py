@@ -16,8 +16,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 import mlp_functional as mf
 from mlp_functional.estimator import MLPClassifier
 from mlp_functional.estimator.settings import check_settings
-from mlp_functional.estimator.solver import build_optimizer
 from mlp_functional.runs.checkpoint import CheckpointError, load_params, save_params
+from mlp_functional.runs.recipes import build
 
 #: Checks expected to fail, with the reason; the goal, and the state today, is none.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
@@ -240,8 +240,9 @@ def test_l2_and_schedules_reach_the_engine_optimizer() -> None:
 
     def steps(n: int, total_steps: int, **hyper) -> list[np.ndarray]:
         """The first ``n`` updates for a gradient of ones at ``params``, flattened."""
-        settings = check_settings(MLPClassifier(solver="sgd", **hyper).get_params(), 100)
-        optimizer = build_optimizer(settings, total_steps=total_steps)
+        estimator = MLPClassifier(solver="sgd", batch_size=1, max_iter=total_steps, **hyper)
+        settings = check_settings(estimator.get_params(), 1)  # one step per epoch
+        optimizer = build(settings.training, steps_per_epoch=1).optimizer
         state, updates = optimizer.init(params), []
         for _ in range(n):
             update, state = optimizer.update(ones, state, params)
@@ -272,9 +273,9 @@ def test_l2_and_schedules_reach_the_engine_optimizer() -> None:
 def test_every_solver_trains_on_the_fast_engine(hyper) -> None:
     from mlp_functional.engine.table import resolve_engine
 
-    settings = check_settings(MLPClassifier(**hyper).get_params(), 100)
+    settings = check_settings(MLPClassifier(**hyper).get_params(), 100).training
     params = mf.init(mf.key(0), [4, 8, 3], activation=settings.activation)
-    state = mf.init_state(mf.key(1), params, build_optimizer(settings, total_steps=100))
+    state = mf.init_state(mf.key(1), params, build(settings, steps_per_epoch=1).optimizer)
     assert resolve_engine("auto", state) == "fast"
 
 

@@ -107,6 +107,13 @@ def _csv(w: World) -> Path:
     return path
 
 
+def _feature_csv(w: World) -> Path:
+    """The table's feature columns alone, as ``predict`` reads them."""
+    path = w.tmp / "features.csv"
+    path.write_text("u,v\n" + "".join(f"{i},{2 * i}\n" for i in range(4)))
+    return path
+
+
 def _table(w: World) -> data.Dataset:
     return data.load_data(_csv(w))
 
@@ -334,6 +341,14 @@ CALLS: dict[str, Callable[[World], Any]] = {
     M + "inputs.class_names": lambda w: inputs.class_names({}, 3),  # a tuple of str
     M + "inputs.picture_row": lambda w: inputs.picture_row("page", 255 - w.x[0]),
     M + "inputs.read": lambda w: inputs.read(w.params, list(w.rows[:2])),
+    M + "inputs.read_as_trained": lambda w: (
+        inputs.read_as_trained([str(_npy(w)), str(_png_file(w))], inputs.TrainingForm(None, 784)),
+        inputs.read_as_trained([str(_feature_csv(w))], inputs.TrainingForm(None, 2, "uint8")),
+        inputs.read_as_trained([str(_feature_csv(w))], inputs.TrainingForm(None, 2, "float32")),
+    ),
+    M + "inputs.training_form": lambda w: inputs.training_form(  # a TrainingForm, no arrays
+        {"data": {"dtype": "float32"}}, _table(w).source, 2, "config.json"
+    ),
     M + "inputs.read_input": lambda w: (
         inputs.read_input(_npy(w)),
         inputs.read_input(_png_file(w)),

@@ -3,55 +3,127 @@ import pytest
 
 import mlp_functional as mf
 from mlp_functional import fast
-from mlp_functional.engine.epochs import learning_rate_of
 from mlp_functional.runs import recipes
-from mlp_functional.runs.recipes import (
-    OPTIMIZERS,
-    RECIPES,
-    get_recipe,
-    make_augment,
-    make_optimizer,
-)
+from mlp_functional.runs.recipes import OPTIMIZERS, RECIPES, build, get_recipe
 from mlp_functional.runs.settings import Settings, recipe_settings
 
 
-def described(opt: mf.Optimizer) -> tuple:
-    """What an optimizer is, as data: the factory that built it and its arguments."""
-    hyper = tuple(
-        (k, tuple(map(described, v)) if k == "parts" else v) for k, v in opt.hyper.items()
-    )
-    return (opt.rule.__name__, hyper)
+def make_optimizer(settings, steps_per_epoch):
+    return build(settings, steps_per_epoch).optimizer
+
+
+def make_augment(settings):
+    return build(settings, steps_per_epoch=1).regimen.augment
+
+
+def updates(opt, steps=3, seed=0):
+    """The first ``steps`` updates ``opt`` makes from fixed params and gradients, flattened."""
+    params = mf.init(mf.key(seed), [3, 2], dtype="float64")
+    grads = [mf.init(mf.key(seed + 1 + i), [3, 2], dtype="float64") for i in range(steps)]
+    state, out = opt.init(params), []
+    for g in grads:
+        update, state = opt.update(g, state, params)
+        params = mf.apply_updates(params, update)
+        out.append(mf.ravel(update))
+    return out
+
+
+def the_same_steps(a, b):
+    for x, y in zip(updates(a), updates(b), strict=True):
+        np.testing.assert_array_equal(x, y)
 
 
 def test_every_recipe_builds_its_optimizer_and_augmentation_for_the_fast_engine():
     params = mf.init(mf.key(0), [4, 3])
     for recipe in map(recipe_settings, RECIPES):
-        opt = make_optimizer(recipe, steps_per_epoch=10)
-        assert opt.rule is not None
+        opt, regimen = build(recipe, steps_per_epoch=10)
         assert fast.supports(mf.init_state(mf.key(1), params, opt))  # auto runs it fast
-        augment = make_augment(recipe)
-        assert (augment is None) == (recipe.augment == "none")
+        assert (regimen.augment is None) == (recipe.augment == "none")
+        assert regimen.batch_size == recipe.batch_size
+        assert (regimen.dropout, regimen.label_smoothing) == (
+            recipe.dropout,
+            recipe.label_smoothing,
+        )
+
+
+BASE = {
+    "sgd": lambda lr: mf.sgd(lr),
+    "momentum": lambda lr: mf.momentum(lr, 0.9),
+    "adam": lambda lr: mf.adam(lr),
+    "adamw": lambda lr: mf.adamw(lr, weight_decay=0.0),
+}
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_the_optimizer_is_a_chain_of_clipping_l2_and_the_base_optimizer(optimizer):
-    recipe = Settings(optimizer=optimizer, clip=1.0, l2=1e-4)
+    recipe = Settings(optimizer=optimizer, lr=0.01, clip=1.0, l2=1e-4)
     opt = make_optimizer(recipe, steps_per_epoch=10)
-    assert opt.rule.__name__ == "chain"
-    clip, l2, base = opt.hyper["parts"]
-    assert (clip.rule.__name__, clip.hyper["max_norm"]) == ("clip_by_global_norm", 1.0)
-    assert (l2.rule.__name__, l2.hyper["rate"]) == ("add_l2", 1e-4)
-    plain = make_optimizer(recipe._replace(clip=0.0, l2=0.0), steps_per_epoch=10)
-    assert described(base) == described(plain)
+    expected = mf.chain(mf.clip_by_global_norm(1.0), mf.add_l2(1e-4), BASE[optimizer](0.01))
+    the_same_steps(opt, expected)
     assert fast.supports(mf.init_state(mf.key(1), mf.init(mf.key(0), [4, 3]), opt))
 
 
+@pytest.mark.parametrize(
+    ("changes", "direct"),
+    [
+        ({"optimizer": "momentum", "momentum": 0.5, "nesterov": True}, mf.momentum(0.1, 0.5, True)),
+        ({"optimizer": "adam", "b1": 0.8, "b2": 0.99, "eps": 1e-3}, mf.adam(0.1, 0.8, 0.99, 1e-3)),
+        (
+            {"optimizer": "adamw", "b1": 0.5, "b2": 0.9, "eps": 1e-4, "weight_decay": 0.3},
+            mf.adamw(0.1, 0.5, 0.9, 1e-4, weight_decay=0.3),
+        ),
+    ],
+)
+def test_the_optimizers_constants_reach_the_optimizer(changes, direct):
+    the_same_steps(make_optimizer(Settings(lr=0.1, **changes), steps_per_epoch=5), direct)
+
+
+def lr_at(opt, step):
+    """The learning rate ``opt`` (plain SGD) applies at ``step``: its update for a gradient
+    of ones after ``step`` earlier updates."""
+    params = mf.init(mf.key(0), [1, 1], dtype="float64")
+    ones = mf.tree_map(np.ones_like, params)
+    state = opt.init(params)
+    for _ in range(step + 1):
+        update, state = opt.update(ones, state, params)
+    return -float(mf.ravel(update)[0])
+
+
 def test_warmup_cosine_recipe_spans_the_whole_run():
-    recipe = Settings(epochs=3, lr=0.01, schedule="warmup_cosine", warmup_epochs=1.0)
+    recipe = Settings(
+        optimizer="sgd", epochs=3, lr=0.01, schedule="warmup_cosine", warmup_epochs=1.0
+    )
     opt = make_optimizer(recipe, steps_per_epoch=10)
-    assert learning_rate_of(opt, 9) == pytest.approx(0.01)
-    assert learning_rate_of(opt, 0) == pytest.approx(0.001)
-    assert learning_rate_of(opt, 30) == pytest.approx(0.0, abs=1e-12)
+    assert lr_at(opt, 9) == pytest.approx(0.01)
+    assert lr_at(opt, 0) == pytest.approx(0.001)
+    assert lr_at(opt, 30) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("epochs", "steps_per_epoch", "warmup_epochs", "warmup_steps", "total_steps"),
+    [
+        (3, 10, 1.0, 10, 30),  # whole epochs of steps
+        (3, 10, 0.25, 2, 30),  # 2.5 steps round to the even 2 (Python's round)
+        (3, 10, 0.35, 4, 30),
+        (3, 10, 0.0, 1, 30),  # at least one step
+        (1, 4, 5.0, 3, 4),  # fewer than all the steps
+        (1, 1, 1.0, 1, 2),  # a schedule spans two steps at the least
+    ],
+)
+def test_one_warmup_rule_turns_epochs_into_steps(
+    epochs, steps_per_epoch, warmup_epochs, warmup_steps, total_steps
+):
+    recipe = Settings(
+        optimizer="sgd",
+        lr=1.0,
+        epochs=epochs,
+        schedule="warmup_cosine",
+        warmup_epochs=warmup_epochs,
+    )
+    opt = make_optimizer(recipe, steps_per_epoch)
+    expected = mf.warmup_cosine(1.0, warmup_steps=warmup_steps, total_steps=total_steps)
+    for step in range(total_steps + 2):
+        assert lr_at(opt, step) == expected(step)
 
 
 @pytest.mark.parametrize(

@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     from ..bench.epoch import run_bench
     from ..bench.peers import PEERS, PeerMissingError, time_peer
     from ..data import load
-    from ..runs.recipes import DEFAULT_LR, make_optimizer
+    from ..runs.recipes import DEFAULT_LR, build
     from ..runs.settings import Settings
 
     dataset = load("mnist", data_dir=args.data_dir)
@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
             except PeerMissingError as missing:
                 print(f"{name}: skipped, {missing}", file=sys.stderr)
     settings = Settings(optimizer=args.optimizer, lr=DEFAULT_LR[args.optimizer])
-    optimizer = make_optimizer(settings, steps_per_epoch=1)
+    optimizer = build(settings, steps_per_epoch=1).optimizer
     result = run_bench(
         images,
         labels,

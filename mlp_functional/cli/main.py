@@ -33,7 +33,7 @@ def _version() -> str:
 
     import numpy as np
 
-    from .. import __version__
+    from ..version import __version__
 
     return f"{PROG} {__version__} (numpy {np.__version__}, Python {platform.python_version()})"
 

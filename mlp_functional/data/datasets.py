@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_file
+from ..files import atomic_file
 from .download import DownloadOptions, download_file
 from .errors import ChecksumError, DatasetNotFoundError, IdxError
 from .idx import read_idx

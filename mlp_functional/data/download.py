@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._files import atomic_file
+from ..files import atomic_file
 from .errors import ChecksumError, DatasetNotFoundError, IdxError
 from .idx import read_idx
 from .registry import FileSpec

@@ -33,8 +33,8 @@ from typing import BinaryIO, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ..files import atomic_file
 from ..readonly import freeze
-from ._files import atomic_file
 from .errors import ChecksumError, IdxError
 
 __all__ = ["IDX_TYPES", "read_idx", "write_idx"]

@@ -36,15 +36,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..engine.api import forward, get_activation, init, key, log_softmax, split, tree_map
 from ..engine.checks import NotNormalisedWarning
-from ..engine.epochs import DivergenceError, EpochLog
+from ..engine.epochs import DivergenceError, EpochLog, Regimen
+from ..engine.stopping import Criterion, Standing, negated_validation_accuracy, training_loss, watch
 from ..engine.table import fit, predict_proba
 from ..readonly import freeze
+from ..runs.recipes import Training, build, steps_per_epoch
 from ..textbook.optimizers import Optimizer
 from ..textbook.params import Params
 from ..textbook.random import Key, generator
 from ..textbook.train import TrainState, init_state
-from .settings import Settings, check_settings
-from .solver import build_optimizer
+from .settings import Hyperparameters, check_settings
 
 __all__ = ["MLPClassifier"]
 
@@ -117,7 +118,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
       activation: ``relu``, ``leaky_relu``, ``tanh``, ``sigmoid`` (or ``logistic``).
       solver: ``sgd``, ``momentum``, ``adam`` or ``adamw``.
       learning_rate: the schedule over the fit's ``max_iter`` epochs: ``constant``,
-        ``cosine``, ``warmup_cosine`` (5% warm-up) or ``one_cycle``.
+        ``cosine``, ``warmup_cosine`` or ``one_cycle``. ``warmup_cosine`` warms up for 5%
+        of the ``max_iter`` epochs, turned into steps by the runs' one warm-up rule
+        (rounded to the nearest whole step, at least one, fewer than all); before, it was
+        5% of the steps rounded down, which can differ by one step.
       learning_rate_init: the (peak) learning rate.
       batch_size: examples per step; ``"auto"`` is ``min(200, n_samples)``.
       max_iter: epochs (passes over the data) at most.
@@ -237,14 +241,17 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if settings.early_stopping:
             rows, validation = self._split(X, labels, settings, split(seed_key, 3)[2])
         n_train = len(X) if rows is None else len(rows)
-        settings = settings._replace(batch_size=min(settings.batch_size, n_train))
-        state = self._start(X, settings, seed_key, warm, n_train)
+        batch_size = min(settings.training.batch_size, n_train)
+        settings = settings._replace(training=settings.training._replace(batch_size=batch_size))
+        training = self._build(settings, n_train)
+        state = self._start(X, settings, training.optimizer, seed_key, warm)
         if not warm:
             self._reset_history(settings)
         elif settings.early_stopping and self.validation_scores_ is None:
             self.validation_scores_, self.best_validation_score_ = [], -math.inf
         self._no_improvement_count = 0  # each fit has its own patience
-        self._train(state, X, labels, settings, rows, validation, incremental=False)
+        regimen = training.regimen._replace(rows=rows)
+        self._train(state, X, labels, settings, regimen, validation, incremental=False)
         return self
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
@@ -275,15 +282,18 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             )
         settings = check_settings(self.get_params(), len(X))
         settings = settings._replace(early_stopping=False)
-        state = self._start(X, settings, _key_from(self.random_state), not first, len(X))
+        training = self._build(settings, len(X))
+        state = self._start(
+            X, settings, training.optimizer, _key_from(self.random_state), not first
+        )
         if first:
             self._reset_history(settings)
         labels = np.searchsorted(self.classes_, y)
-        self._train(state, X, labels, settings, None, None, incremental=True)
+        self._train(state, X, labels, settings, training.regimen, None, incremental=True)
         return self
 
     def _split(
-        self, x: Array, labels: Array, settings: Settings, split_key: Key
+        self, x: Array, labels: Array, settings: Hyperparameters, split_key: Key
     ) -> tuple[Array, tuple[Array, Array]]:
         """Training rows and the held-out ``(x, labels)``, stratified by class."""
         seed = int(generator(split_key).integers(2**31))
@@ -302,27 +312,29 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             ) from None
         return np.sort(train_rows), (x[val_rows], labels[val_rows])
 
-    def _optimizer(self, settings: Settings, n_train: int) -> Optimizer:
-        steps_per_epoch = math.ceil(n_train / settings.batch_size)
-        return build_optimizer(settings, total_steps=settings.max_iter * steps_per_epoch)
+    @staticmethod
+    def _build(settings: Hyperparameters, n_train: int) -> Training:
+        """The optimizer and regimen of the settings, as every run builds them."""
+        s = settings.training
+        return build(s, steps_per_epoch(n_train, s.batch_size))
 
     def _start(
-        self, x: Array, settings: Settings, seed_key: Key, warm: bool, n_train: int
+        self, x: Array, settings: Hyperparameters, optimizer: Optimizer, seed_key: Key, warm: bool
     ) -> TrainState:
         """The training state to continue from (``warm``) or a fresh one from the seed."""
-        optimizer = self._optimizer(settings, n_train)
-        sizes = (x.shape[1], *settings.hidden, len(self.classes_))
+        s = settings.training
+        sizes = (x.shape[1], *s.hidden, len(self.classes_))
         if not warm:
             init_key, state_key, _ = split(seed_key, 3)
-            params = init(init_key, sizes, activation=settings.activation, dtype=x.dtype)
+            params = init(init_key, sizes, activation=s.activation, dtype=x.dtype)
             return init_state(state_key, params, optimizer)
         params = self.params_
-        if params.sizes != sizes or params.activation.name != settings.activation:
+        if params.sizes != sizes or params.activation.name != s.activation:
             fitted = "-".join(map(str, params.sizes))
             wanted = "-".join(map(str, sizes))
             raise ValueError(
                 f"the fitted model is {fitted} {params.activation.name}, these settings and "
-                f"data ask for {wanted} {settings.activation}: set warm_start=False to start "
+                f"data ask for {wanted} {s.activation}: set warm_start=False to start "
                 "afresh"
             )
         state_key = self._key if self._key is not None else split(seed_key, 3)[1]
@@ -331,7 +343,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             state = state._replace(opt_state=self._opt_state)
         return state
 
-    def _reset_history(self, settings: Settings) -> None:
+    def _reset_history(self, settings: Hyperparameters) -> None:
         self.n_iter_ = 0
         self.loss_curve_ = []
         self._no_improvement_count = 0
@@ -349,39 +361,34 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         state: TrainState,
         x: Array,
         labels: Array,
-        settings: Settings,
-        rows: Array | None,
+        settings: Hyperparameters,
+        regimen: Regimen,
         validation: tuple[Array, Array] | None,
         *,
         incremental: bool,
     ) -> None:
         """Run the epochs, keep the history, stop as scikit-learn's MLPClassifier does."""
         best_params = None
-        converged = incremental
+        standing = before = self._standing(settings)
         with _engine_quiet():
             try:
                 epochs = fit(
                     state,
                     x,
                     labels,
-                    batch_size=settings.batch_size,
-                    epochs=1 if incremental else settings.max_iter,
+                    epochs=1 if incremental else settings.training.epochs,
                     validation=validation,
-                    dropout=settings.dropout,
-                    rows=rows,
-                    label_smoothing=settings.label_smoothing,
+                    **regimen._asdict(),
                 )
-                for state, log in epochs:
-                    self.n_iter_ += 1
+                criterion = self._criterion(settings, incremental)
+                for state, log, standing in watch(epochs, criterion, before):
+                    self.n_iter_ = standing.epoch
                     self.loss_curve_.append(log.loss)
                     if self.verbose:
                         self._log(log)
-                    improved = self._record(log, settings)
-                    if improved and settings.early_stopping:
+                    self._record(log, standing, settings)
+                    if settings.early_stopping and standing.best_epoch == standing.epoch:
                         best_params = state.params
-                    if not incremental and self._no_improvement_count > settings.n_iter_no_change:
-                        converged = True
-                        break
             except DivergenceError as e:
                 raise ValueError(
                     f"training diverged in epoch {self.n_iter_ + 1} (loss is {e.loss}); "
@@ -389,32 +396,43 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 ) from None
         self.params_ = best_params if best_params is not None else state.params
         self._opt_state, self._key = state.opt_state, state.key
-        if not converged:
+        if not (incremental or standing.stop):
             warnings.warn(
-                f"stopped after max_iter={settings.max_iter} epochs before the "
+                f"stopped after max_iter={settings.training.epochs} epochs before the "
                 f"{'validation accuracy' if settings.early_stopping else 'training loss'} "
                 "stopped improving; raise max_iter to train longer",
                 ConvergenceWarning,
                 stacklevel=3,
             )
 
-    def _record(self, log: EpochLog, settings: Settings) -> bool:
-        """Update the stopping bookkeeping; ``True`` when this epoch is the best yet."""
+    @staticmethod
+    def _criterion(settings: Hyperparameters, incremental: bool) -> Criterion:
+        """scikit-learn's rule: stop when the validation accuracy (``early_stopping``) or
+        the training loss has not improved by ``tol`` for more than ``n_iter_no_change``
+        epochs (never within ``partial_fit``)."""
+        measure = negated_validation_accuracy if settings.early_stopping else training_loss
+        patience = None if incremental else settings.n_iter_no_change + 1
+        return Criterion(measure, patience, settings.tol, tol_included=True)
+
+    def _standing(self, settings: Hyperparameters) -> Standing:
+        """Where the stopping rule stands before this fit's epochs (the history so far)."""
         if settings.early_stopping:
-            assert self.validation_scores_ is not None and self.best_validation_score_ is not None
-            score = log.val_accuracy
-            self.validation_scores_.append(score)
-            stalled = score < self.best_validation_score_ + settings.tol
-            best = score > self.best_validation_score_
-            if best:
-                self.best_validation_score_ = score
+            assert self.best_validation_score_ is not None
+            best = -self.best_validation_score_  # the criterion watches the negated accuracy
         else:
-            best_loss = math.inf if self.best_loss_ is None else self.best_loss_
-            stalled = log.loss > best_loss - settings.tol
-            best = log.loss < best_loss
-            self.best_loss_ = min(best_loss, log.loss)
-        self._no_improvement_count = self._no_improvement_count + 1 if stalled else 0
-        return best
+            best = math.inf if self.best_loss_ is None else self.best_loss_
+        return Standing(self.n_iter_, best, None, self._no_improvement_count)
+
+    def _record(self, log: EpochLog, standing: Standing, settings: Hyperparameters) -> None:
+        """Keep the stopping bookkeeping in scikit-learn's attributes."""
+        assert standing.best is not None
+        if settings.early_stopping:
+            assert self.validation_scores_ is not None
+            self.validation_scores_.append(log.val_accuracy)
+            self.best_validation_score_ = -standing.best
+        else:
+            self.best_loss_ = standing.best
+        self._no_improvement_count = standing.bad_epochs
 
     def _log(self, log: EpochLog) -> None:
         validation = (

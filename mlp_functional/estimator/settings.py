@@ -1,12 +1,18 @@
-"""The estimator's hyperparameters, checked once at the start of ``fit``.
+"""The estimator's hyperparameters, checked once at the start of ``fit`` and mapped onto
+the one schema of training settings.
 
 scikit-learn estimators store their constructor arguments untouched and check them in
 ``fit``; :func:`check_settings` does that, and each message names the parameter, shows
-its value and says what would do.
+its value and says what would do. The checked values become a
+:class:`~mlp_functional.runs.settings.Settings` (``learning_rate_init`` is ``lr``,
+``alpha`` is ``l2``, ``beta_1`` is ``b1``, ``max_iter`` is ``epochs``...), which
+:func:`~mlp_functional.runs.recipes.build` turns into the optimizer and the regimen, as
+for every run; scikit-learn's stopping rule stays beside it.
 
 >>> from mlp_functional.estimator import MLPClassifier
->>> check_settings(MLPClassifier((64, 32)).get_params(), 150).batch_size
-150
+>>> checked = check_settings(MLPClassifier((64, 32), alpha=1e-4).get_params(), 150)
+>>> checked.training.hidden, checked.training.batch_size, checked.training.l2
+((64, 32), 150, 0.0001)
 >>> check_settings(MLPClassifier(max_iter=0).get_params(), 10)
 Traceback (most recent call last):
 ...
@@ -22,14 +28,28 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from ..engine.api import ACTIVATIONS
+from ..runs.recipes import OPTIMIZERS
+from ..runs.settings import Settings
 
-__all__ = ["ACTIVATION_ALIASES", "AUTO_BATCH", "SCHEDULES", "SOLVERS", "Settings", "check_settings"]
+__all__ = [
+    "ACTIVATION_ALIASES",
+    "AUTO_BATCH",
+    "SCHEDULES",
+    "SOLVERS",
+    "WARMUP_SHARE",
+    "Hyperparameters",
+    "check_settings",
+]
 
-#: The solvers, each an engine optimizer of the same name.
-SOLVERS = ("sgd", "momentum", "adam", "adamw")
+#: The solvers: the optimizers of the training settings, by the same names.
+SOLVERS = OPTIMIZERS
 
 #: Schedules of the learning rate over the whole fit (``max_iter`` epochs).
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "one_cycle")
+
+#: ``warmup_cosine`` warms up over this share of the ``max_iter`` epochs (the settings'
+#: ``warmup_epochs``, turned into whole steps by the one warm-up rule).
+WARMUP_SHARE = 0.05
 
 #: scikit-learn's names for activations the engine calls otherwise.
 ACTIVATION_ALIASES: Mapping[str, str] = MappingProxyType({"logistic": "sigmoid"})
@@ -38,25 +58,11 @@ ACTIVATION_ALIASES: Mapping[str, str] = MappingProxyType({"logistic": "sigmoid"}
 AUTO_BATCH = 200
 
 
-class Settings(NamedTuple):
-    """Checked hyperparameters; ``batch_size`` resolved for the data at hand."""
+class Hyperparameters(NamedTuple):
+    """Checked hyperparameters: the training settings (``batch_size`` resolved for the data
+    at hand), and scikit-learn's stopping rule."""
 
-    hidden: tuple[int, ...]
-    activation: str
-    solver: str
-    schedule: str
-    learning_rate_init: float
-    batch_size: int
-    max_iter: int
-    alpha: float
-    momentum: float
-    nesterovs_momentum: bool
-    beta_1: float
-    beta_2: float
-    epsilon: float
-    weight_decay: float
-    dropout: float
-    label_smoothing: float
+    training: Settings
     early_stopping: bool
     validation_fraction: float
     n_iter_no_change: int
@@ -125,8 +131,9 @@ def _batch_size(value: Any, n_samples: int) -> int:
     return min(_int("batch_size", value, 1), max(n_samples, 1))
 
 
-def check_settings(params: Mapping[str, Any], n_samples: int) -> Settings:
-    """Check the hyperparameters ``params`` (the estimator's ``get_params()``).
+def check_settings(params: Mapping[str, Any], n_samples: int) -> Hyperparameters:
+    """Check the hyperparameters ``params`` (the estimator's ``get_params()``) and map them
+    onto the training settings.
 
     Args:
       params: the estimator's parameters by name.
@@ -137,25 +144,26 @@ def check_settings(params: Mapping[str, Any], n_samples: int) -> Settings:
     activation = ACTIVATION_ALIASES.get(name, name) if isinstance(name, str) else name
     if activation not in ACTIVATIONS:
         _choice("activation", name, (*sorted(ACTIVATIONS), *ACTIVATION_ALIASES))
-    return Settings(
+    training = Settings(
         hidden=_hidden(p["hidden_layer_sizes"]),
         activation=activation,
-        solver=_choice("solver", p["solver"], SOLVERS),
+        optimizer=_choice("solver", p["solver"], SOLVERS),
         schedule=_choice("learning_rate", p["learning_rate"], SCHEDULES),
-        learning_rate_init=_real(
-            "learning_rate_init", p["learning_rate_init"], 0, math.inf, open_low=True
-        ),
+        lr=_real("learning_rate_init", p["learning_rate_init"], 0, math.inf, open_low=True),
         batch_size=_batch_size(p["batch_size"], n_samples),
-        max_iter=_int("max_iter", p["max_iter"], 1),
-        alpha=_real("alpha", p["alpha"], 0, math.inf),
+        epochs=_int("max_iter", p["max_iter"], 1),
+        l2=_real("alpha", p["alpha"], 0, math.inf),
         momentum=_real("momentum", p["momentum"], 0, 1),
-        nesterovs_momentum=_bool("nesterovs_momentum", p["nesterovs_momentum"]),
-        beta_1=_real("beta_1", p["beta_1"], 0, 1),
-        beta_2=_real("beta_2", p["beta_2"], 0, 1),
-        epsilon=_real("epsilon", p["epsilon"], 0, math.inf, open_low=True),
+        nesterov=_bool("nesterovs_momentum", p["nesterovs_momentum"]),
+        b1=_real("beta_1", p["beta_1"], 0, 1),
+        b2=_real("beta_2", p["beta_2"], 0, 1),
+        eps=_real("epsilon", p["epsilon"], 0, math.inf, open_low=True),
         weight_decay=_real("weight_decay", p["weight_decay"], 0, math.inf),
         dropout=_real("dropout", p["dropout"], 0, 1),
         label_smoothing=_real("label_smoothing", p["label_smoothing"], 0, 1),
+    )
+    return Hyperparameters(
+        training=training._replace(warmup_epochs=WARMUP_SHARE * training.epochs),
         early_stopping=_bool("early_stopping", p["early_stopping"]),
         validation_fraction=_real(
             "validation_fraction", p["validation_fraction"], 0, 1, open_low=True

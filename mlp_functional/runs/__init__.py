@@ -1,7 +1,7 @@
 """Runs: the life of a training run as a library, and the folder it leaves behind.
 
 - :mod:`.settings`: every setting, declared once (defaults, ranges, help).
-- :mod:`.recipes`: named settings, and the builders of optimizer, schedule, augmentation.
+- :mod:`.recipes`: named settings, and :func:`~.recipes.build`: settings to optimizer and regimen.
 - :mod:`.lifecycle`: start, resume, train with a commit per epoch, stop, finish.
 - :mod:`.resources`: the data a run reads (one function) and the memory it will need.
 - :mod:`.folder`: the run folder's files and :func:`load_run`.

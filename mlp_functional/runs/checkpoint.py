@@ -120,7 +120,7 @@ def write_atomic(path: PathLike, data: bytes) -> None:
     ...     (pathlib.Path(d) / "a.txt").read_bytes()
     b'hi'
     """
-    from ..data._files import atomic_file
+    from ..files import atomic_file
 
     with atomic_file(path) as (f, _):
         f.write(data)

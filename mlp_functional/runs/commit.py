@@ -38,6 +38,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from ..files import atomic_file, fsync_dir
 from .errors import RunError
 
 __all__ = [
@@ -208,12 +209,6 @@ def read_committed(folder: Path, manifest: Manifest, name: str) -> bytes:
     )
 
 
-def _fsync_dir(folder: Path) -> None:
-    from ..data._files import _fsync_dir as sync
-
-    sync(folder)
-
-
 def recover(folder: Path) -> Manifest | None:
     """Finish an interrupted commit: rename staged files the manifest vouches for into
     place. Call with the folder's lock held. Returns the manifest (``None`` if none)."""
@@ -224,7 +219,7 @@ def recover(folder: Path) -> Manifest | None:
         staged = _staged(folder, name)
         if _matches(folder / name, entry) is None and _matches(staged, entry) is not None:
             os.replace(staged, folder / name)
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return manifest
 
 
@@ -244,8 +239,6 @@ def remove_leftovers(folder: Path) -> list[str]:
 
 
 def _write_file(path: Path, data: bytes, shown: Path | None = None) -> None:
-    from ..data._files import atomic_file
-
     try:
         with atomic_file(path) as (f, _):
             f.write(data)
@@ -294,5 +287,5 @@ def commit(
     for name in files:
         os.replace(_staged(folder, name), folder / name)
         step(f"rename {name}")
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return Manifest(epoch, MappingProxyType(entries))

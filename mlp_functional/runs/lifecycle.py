@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import math
 import os
 import platform
 import shutil
@@ -37,6 +36,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ..engine.stopping import Criterion, Standing, judge, validation_loss, watch
 from . import lock
 from .commit import Fault, Manifest, commit, read_manifest, recover, remove_leftovers
 from .folder import (
@@ -53,7 +53,7 @@ from .folder import (
     present,
     read_file,
 )
-from .recipes import DECAYING_SCHEDULES, make_augment, make_optimizer, steps_per_epoch
+from .recipes import DECAYING_SCHEDULES, Training, build, steps_per_epoch
 from .resources import (
     EVAL_CHUNK,
     apply_recorded_scaling,
@@ -117,7 +117,11 @@ class Events(NamedTuple):
 
 
 class Progress(NamedTuple):
-    """Where a run stands after an epoch: saved with the training state."""
+    """Where a run stands after an epoch: saved with the training state.
+
+    The :class:`~mlp_functional.stopping.Standing` of the validation loss, field for
+    field, under the names the state file records.
+    """
 
     epoch: int = 0
     best_val_loss: float | None = None
@@ -146,8 +150,8 @@ class _StopRequestedError(Exception):
     """Raised from the batch callback when a stop was asked for."""
 
 
-def _optimizer(settings: Settings, split: TrainVal) -> Any:
-    return make_optimizer(settings, steps_per_epoch(len(split.train), settings.batch_size))
+def _training(settings: Settings, split: TrainVal) -> Training:
+    return build(settings, steps_per_epoch(len(split.train), settings.batch_size))
 
 
 def _data_record(dataset: Dataset, split: TrainVal) -> dict[str, Any]:
@@ -173,7 +177,7 @@ def _data_record(dataset: Dataset, split: TrainVal) -> dict[str, Any]:
 def _config(settings: Settings, sizes: list[int], dataset: Dataset, split: TrainVal) -> dict:
     import numpy as np
 
-    from .. import __version__
+    from ..version import __version__
 
     return {
         "format_version": CONFIG_VERSION,
@@ -293,7 +297,7 @@ def start(
             check_memory(settings, sizes)
             init_key, shuffle_key, _ = keys(settings.seed)
             params = init(init_key, sizes, activation=settings.activation)
-            state = init_state(shuffle_key, params, _optimizer(settings, split))
+            state = init_state(shuffle_key, params, _training(settings, split).optimizer)
             config = _config(settings, sizes, data, split)
             if scaling is not None:
                 config["data"]["scaling"] = scaling
@@ -418,7 +422,7 @@ def _reopen(
         check_same_data(config["data"]["source"], data.source)
     split = split_rows(settings, data)
     data = apply_recorded_scaling(data, config, folder / CONFIG_FILE)
-    state, progress = _read_state(folder, manifest, _optimizer(settings, split))
+    state, progress = _read_state(folder, manifest, _training(settings, split).optimizer)
     sizes = [data.train.images[0].size, *settings.hidden, len(data.classes)]
     if list(state.params.sizes) != config["model"]["sizes"] or list(state.params.sizes) != sizes:
         raise RunError(
@@ -494,21 +498,21 @@ def _record(epoch: int, log: EpochLog) -> dict[str, Any]:
     }
 
 
+def _criterion(patience: int | None) -> Criterion:
+    """A run's early stopping: ``patience`` epochs without a lower validation loss."""
+    return Criterion(validation_loss, patience)
+
+
 def advance(progress: Progress, epoch: int, val_loss: float, patience: int | None) -> Progress:
-    """The early-stopping bookkeeping after an epoch (pure).
+    """The early-stopping bookkeeping after epoch ``epoch`` (pure): one step of
+    :func:`~mlp_functional.stopping.judge`, as :func:`train` takes it.
 
     >>> p = advance(Progress(), 1, 0.5, patience=1)
     >>> advance(p, 2, 0.6, patience=1).stopped_early
     True
     """
-    if math.isnan(val_loss):
-        return progress._replace(epoch=epoch)
-    if progress.best_val_loss is None or val_loss < progress.best_val_loss:
-        return Progress(epoch, val_loss, epoch, 0, False)
-    bad = progress.bad_epochs + 1
-    return progress._replace(
-        epoch=epoch, bad_epochs=bad, stopped_early=patience is not None and bad >= patience
-    )
+    before = Standing(*progress._replace(epoch=epoch - 1))
+    return Progress(*judge(_criterion(patience), before, val_loss))
 
 
 def _commit(session: Session, files: Mapping[str, bytes], epoch: int) -> Manifest:
@@ -554,23 +558,21 @@ def train(session: Session) -> tuple[Session, str]:
         if events.stop():
             raise _StopRequestedError
 
+    regimen = _training(s, session.split).regimen
     stream = fit(
         session.state,
         session.dataset.train.images,
         session.dataset.train.labels,
-        batch_size=s.batch_size,
         epochs=remaining,
         validation=(val.images, val.labels) if len(session.split.val) else None,
-        rows=session.split.train,
-        dropout=s.dropout,
-        augment=make_augment(s),
-        label_smoothing=s.label_smoothing,
-        progress=batch_done,
+        **regimen._replace(rows=session.split.train, progress=batch_done)._asdict(),
     )
     try:
-        for state, log in stream:
-            epoch = session.progress.epoch + 1
-            progress = advance(session.progress, epoch, log.val_loss, s.patience)
+        for state, log, standing in watch(
+            stream, _criterion(s.patience), Standing(*session.progress)
+        ):
+            progress = Progress(*standing)
+            epoch = progress.epoch
             history = [*session.history, _record(epoch, log)]
             files = {
                 CONFIG_FILE: json_bytes(session.config),

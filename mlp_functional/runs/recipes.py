@@ -1,5 +1,6 @@
-"""Named training recipes, and the builders that turn settings into an optimizer, a
-learning-rate schedule and an augmentation function.
+"""Named training recipes, and :func:`build`, which turns settings into what trains: the
+optimizer (with its learning-rate schedule) and the regimen of every epoch (batch size,
+dropout, augmentation, label smoothing).
 
 A recipe is a name, a description and the settings it changes from the defaults of
 :class:`~mlp_functional.runs.settings.Settings`; ``mlp-functional train --recipe NAME``
@@ -7,17 +8,18 @@ starts from it and any flag overrides a field. Every recipe was chosen on a vali
 split carved from the training set; the test set is only reported
 (``scripts/run_recipes.py`` reruns them and writes the README table).
 
-The builders read settings by attribute, so any record with the fields they name works.
-The name lists (:data:`OPTIMIZERS`, :data:`SCHEDULES`, :data:`AUGMENTATIONS`) are the keys
-of the builders' own tables, so a name is valid exactly when something builds it.
+:func:`build` is the one builder: the run lifecycle, the command line and the scikit-learn
+estimator (which maps its parameters onto :class:`~mlp_functional.runs.settings.Settings`)
+all train with what it returns. The name lists (:data:`OPTIMIZERS`, :data:`SCHEDULES`,
+:data:`AUGMENTATIONS`) are the keys of its own tables, so a name is valid exactly when
+something builds it.
 
 >>> RECIPES["quick"].changes["epochs"]
 3
 >>> from mlp_functional.runs.settings import recipe_settings
->>> from mlp_functional.engine.epochs import learning_rate_of
->>> opt = make_optimizer(recipe_settings("quick"), steps_per_epoch=430)
->>> round(learning_rate_of(opt, 0), 6) > 0
-True
+>>> optimizer, regimen = build(recipe_settings("quick"), steps_per_epoch=430)
+>>> regimen.batch_size, regimen.label_smoothing, regimen.augment
+(64, 0.1, None)
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any, NamedTuple
 
 from ..engine import api as schedules
 from ..engine.api import adam, adamw, add_l2, chain, clip_by_global_norm, momentum, sgd
+from ..engine.epochs import Regimen
 from ..textbook.optimizers import Optimizer
 
 __all__ = [
@@ -39,10 +42,9 @@ __all__ = [
     "RECIPES",
     "SCHEDULES",
     "Recipe",
+    "Training",
+    "build",
     "get_recipe",
-    "make_augment",
-    "make_optimizer",
-    "make_schedule",
     "steps_per_epoch",
 ]
 
@@ -57,7 +59,7 @@ def _schedule_table() -> Mapping[str, Callable[[float, int, int], Any]]:
             ),
             "cosine": lambda lr, total, warmup: schedules.cosine(lr, total_steps=total),
             "warmup_cosine": lambda lr, total, warmup: schedules.warmup_cosine(
-                lr, warmup_steps=min(warmup, total - 1) or 1, total_steps=max(total, 2)
+                lr, warmup_steps=warmup, total_steps=total
             ),
             "one_cycle": lambda lr, total, warmup: schedules.one_cycle(lr, total_steps=total),
         }
@@ -69,9 +71,9 @@ _SCHEDULES = _schedule_table()
 _OPTIMIZERS: Mapping[str, Callable[[Any, Any], Optimizer]] = MappingProxyType(
     {
         "sgd": lambda lr, s: sgd(lr),
-        "momentum": lambda lr, s: momentum(lr, s.momentum),
-        "adam": lambda lr, s: adam(lr),
-        "adamw": lambda lr, s: adamw(lr, weight_decay=s.weight_decay),
+        "momentum": lambda lr, s: momentum(lr, s.momentum, s.nesterov),
+        "adam": lambda lr, s: adam(lr, s.b1, s.b2, s.eps),
+        "adamw": lambda lr, s: adamw(lr, s.b1, s.b2, s.eps, weight_decay=s.weight_decay),
     }
 )
 OPTIMIZERS = tuple(_OPTIMIZERS)
@@ -173,22 +175,63 @@ def steps_per_epoch(n_examples: int, batch_size: int) -> int:
     return math.ceil(n_examples / batch_size)
 
 
-def make_schedule(settings: Any, steps_per_epoch: int) -> Any:
-    """The learning rate as a constant or a ``step -> lr`` schedule over all ``epochs``."""
-    total = max(1, settings.epochs * steps_per_epoch)
-    warmup = max(1, round(settings.warmup_epochs * steps_per_epoch))
+class Training(NamedTuple):
+    """What settings build: the optimizer, and how every epoch trains.
+
+    ``regimen`` holds the batch size, dropout, augmentation and label smoothing; the rows
+    to train on and the progress callback are the caller's (``regimen._replace(rows=...)``).
+    Its fields are :func:`mlp_functional.fit`'s keywords of the same names.
+    """
+
+    optimizer: Optimizer
+    regimen: Regimen
+
+
+def build(settings: Any, steps_per_epoch: int) -> Training:
+    """The optimizer and the epochs' regimen the settings describe.
+
+    Settings are read by attribute (any record with the fields of
+    :class:`~mlp_functional.runs.settings.Settings` that are named here will do).
+
+    Args:
+      settings: the training settings.
+      steps_per_epoch: updates per epoch (:func:`steps_per_epoch`), which the learning
+        rate's schedule spreads over all ``epochs``.
+
+    >>> from mlp_functional.runs.settings import Settings
+    >>> optimizer, regimen = build(Settings(dropout=0.2), steps_per_epoch=10)
+    >>> regimen.batch_size, regimen.dropout, regimen.rows is None
+    (128, 0.2, True)
+    """
+    regimen = Regimen(
+        batch_size=settings.batch_size,
+        dropout=settings.dropout,
+        augment=_augment(settings),
+        label_smoothing=settings.label_smoothing,
+    )
+    return Training(_optimizer(settings, steps_per_epoch), regimen)
+
+
+def _schedule(settings: Any, steps_per_epoch: int) -> Any:
+    """The learning rate as a constant or a ``step -> lr`` schedule over all ``epochs``.
+
+    The one warm-up rule: ``warmup_epochs`` of steps, rounded to whole steps, at least one
+    and fewer than all of them (a schedule spans two steps at the least).
+    """
+    total = max(2, settings.epochs * steps_per_epoch)
+    warmup = min(max(1, round(settings.warmup_epochs * steps_per_epoch)), total - 1)
     try:
-        build = _SCHEDULES[settings.schedule]
+        schedule = _SCHEDULES[settings.schedule]
     except KeyError:
         raise ValueError(
             f"unknown schedule {settings.schedule!r}: choose one of {', '.join(SCHEDULES)}"
         ) from None
-    return build(settings.lr, total, warmup)
+    return schedule(settings.lr, total, warmup)
 
 
-def make_optimizer(settings: Any, steps_per_epoch: int) -> Optimizer:
+def _optimizer(settings: Any, steps_per_epoch: int) -> Optimizer:
     """The optimizer the settings describe, with its schedule, L2 penalty and clipping."""
-    lr = make_schedule(settings, steps_per_epoch)
+    lr = _schedule(settings, steps_per_epoch)
     try:
         opt = _OPTIMIZERS[settings.optimizer](lr, settings)
     except KeyError:
@@ -201,7 +244,7 @@ def make_optimizer(settings: Any, steps_per_epoch: int) -> Optimizer:
     return chain(*before, opt) if before else opt
 
 
-def make_augment(settings: Any) -> Any:
+def _augment(settings: Any) -> Any:
     """``(key, batch) -> batch`` for the settings' augmentation, or ``None``."""
     if settings.augment == "none":
         return None

@@ -142,9 +142,10 @@ def check_memory(settings: Settings, sizes: list[int]) -> None:
 
 def keys(seed: int) -> tuple[Any, Any, Any]:
     """The keys that initialise the weights, shuffle the batches and carve the split."""
-    from ..engine import api as random
+    from ..engine.api import key
+    from ..engine.api import split as split_keys
 
-    init_key, shuffle_key, split_key = random.split(random.key(seed), 3)
+    init_key, shuffle_key, split_key = split_keys(key(seed), 3)
     return init_key, shuffle_key, split_key
 
 

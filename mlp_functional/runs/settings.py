@@ -1,6 +1,8 @@
 """Every setting of a training run, declared once: name, type, default, valid range and
-help text. The command line's flags, config.json's ``settings`` record, the recipes and
-the checks all come from here.
+help text. The command line's flags, config.json's ``settings`` record, the recipes, the
+checks and the scikit-learn estimator (which maps its parameters onto :class:`Settings`)
+all come from here; :func:`~mlp_functional.runs.recipes.build` turns settings into what
+trains.
 
 ``epochs`` is always the total number of epochs of the run: a resumed run trains up to
 it, never "this many more". ``lr`` is the peak learning rate (a schedule shapes it over
@@ -81,6 +83,10 @@ class Settings(NamedTuple):
     optimizer: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.9
+    nesterov: bool = False
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
     schedule: str = "constant"
     warmup_epochs: float = 0.0
     weight_decay: float = 0.0
@@ -323,6 +329,10 @@ SPECS: Mapping[str, Spec] = MappingProxyType(
         "optimizer": _choice(OPTIMIZERS, "optimizer (default adam)"),
         "lr": _number(0.0, math.inf, f"peak learning rate (default: {_lrs})", above=True),
         "momentum": _number(*_FRACTION, "momentum's beta (0.9)", "BETA"),
+        "nesterov": _switch("momentum with Nesterov's look-ahead"),
+        "b1": _number(*_FRACTION, "adam and adamw: decay of the first moment (0.9)", "BETA"),
+        "b2": _number(*_FRACTION, "adam and adamw: decay of the second moment (0.999)", "BETA"),
+        "eps": _number(0.0, math.inf, "adam and adamw: added to sqrt(v_hat) (1e-8)", above=True),
         "schedule": _choice(SCHEDULES, "learning-rate schedule (constant)"),
         "warmup_epochs": _number(0.0, MAX_EPOCHS, "warm-up for warmup_cosine", "E"),
         "weight_decay": _number(0.0, math.inf, "adamw's decoupled decay", "W"),
@@ -359,8 +369,9 @@ assert tuple(SPECS) == Settings._fields, "SPECS and Settings must name the same 
 
 #: The settings of how your own data are read (``data``): refused without it.
 OWN_DATA_OPTIONS = ("label_column", "test_size", "color", "image_size", "skip_bad")
-#: Settings a config.json written before they existed may lack (their defaults apply).
-_ADDED_LATER = frozenset({"data", *OWN_DATA_OPTIONS})
+#: Settings a config.json written before they existed may lack (their defaults apply): your
+#: own data's, and the optimizers' constants (the values every earlier run used).
+_ADDED_LATER = frozenset({"data", *OWN_DATA_OPTIONS, "nesterov", "b1", "b2", "eps"})
 
 
 def check(settings: Settings) -> Settings:
@@ -431,8 +442,9 @@ def resolve(given: Mapping[str, Any]) -> Settings:
 def from_record(raw: Any) -> Settings:
     """Settings from their JSON record (config.json), every field checked.
 
-    A record from before your own data could be read (no ``data``, ``label_column``...)
-    reads with those fields at their defaults.
+    A record from before your own data could be read (no ``data``, ``label_column``...),
+    or from before the optimizers' constants were settings (no ``b1``, ``b2``, ``eps``,
+    ``nesterov``), reads with those fields at their defaults: the values those runs used.
 
     >>> from_record({**Settings()._asdict(), "hidden": [64]}).hidden
     (64,)

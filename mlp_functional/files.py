@@ -1,5 +1,7 @@
 """Atomic file writes: a file appears complete under its name, or not at all.
 
+The one home of the file helpers the data layer and the run folders share.
+
 Bytes go to a hidden temporary file in the destination folder, are flushed and
 fsynced, then renamed over the destination with :func:`os.replace` (atomic on POSIX
 and Windows). On any exception the temporary file is removed, so an interrupted write
@@ -23,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["STALE_PART_SECONDS", "atomic_file", "remove_stale_parts"]
+__all__ = ["STALE_PART_SECONDS", "atomic_file", "fsync_dir", "remove_stale_parts"]
 
 #: A temporary ``.part`` file untouched this long belongs to a write that was killed: a
 #: live write touches its file far more often. (Younger ones may be another process's.)
@@ -62,7 +64,7 @@ def atomic_file(path: str | os.PathLike[str]) -> Iterator[tuple[BinaryIO, Path]]
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
 
 
 def remove_stale_parts(folder: Path, max_age: float = STALE_PART_SECONDS) -> list[str]:
@@ -90,7 +92,7 @@ def remove_stale_parts(folder: Path, max_age: float = STALE_PART_SECONDS) -> lis
     return removed
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Make a rename durable by syncing its folder (POSIX only; best effort)."""
     if os.name != "posix":
         return
