@@ -64,11 +64,13 @@ def resume(folder: Path, epochs: int = RESUMED_EPOCHS) -> Outcome:
     return run_main("train", "--resume", str(folder), "--epochs", str(epochs), "--quiet")
 
 
-def final_files(folder: Path) -> dict[str, bytes]:
-    """What must be bit-identical after a resume: model, state, history but its timings."""
+def final_files(folder: Path, ignored: tuple[str, ...] = ()) -> dict[str, bytes]:
+    """What must be bit-identical after a resume: model, state, history but its timings
+    (and the ``ignored`` fields of its records)."""
     history = json.loads((folder / "history.json").read_text())
     for record in history:
-        record.pop("seconds")
+        for key in ("seconds", *ignored):
+            record.pop(key, None)
     files = {n: (folder / n).read_bytes() for n in ("model.safetensors", "state.safetensors")}
     return {**files, "history.json": repr(history).encode()}
 
