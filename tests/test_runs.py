@@ -66,8 +66,18 @@ def test_metrics_are_none_until_training_finishes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "error", "message"),
     [
-        (lambda f: _put(f, CONFIG_FILE, None), RunError, "no config.json"),
-        (lambda f: _put(f, MODEL_FILE, None), RunError, "has no model.safetensors"),
+        (lambda f: _put(f, CONFIG_FILE, None), RunError, "manifest.json names no config.json"),
+        (lambda f: _put(f, MODEL_FILE, None), RunError, "names no model.safetensors"),
+        (
+            lambda f: (f / MANIFEST_FILE).unlink() or (f / CONFIG_FILE).unlink(),
+            RunError,
+            "no config",
+        ),
+        (
+            lambda f: (f / MANIFEST_FILE).unlink() or (f / MODEL_FILE).unlink(),
+            RunError,
+            "has no model",
+        ),
         (lambda f: _put(f, CONFIG_FILE, b"{"), RunError, "not valid JSON"),
         (lambda f: _put(f, CONFIG_FILE, b"[1]"), RunError, "contents must be an object"),
         (lambda f: _put(f, HISTORY_FILE, b'{"a": 1}'), RunError, "contents must be a list"),

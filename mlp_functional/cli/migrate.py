@@ -14,6 +14,7 @@ this command checks each file on its own and writes the manifest that vouches fo
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 __all__ = ["add_parser", "run"]
@@ -37,6 +38,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Adopt the folder; say what the new manifest vouches for."""
+    from ..runs import STATE_FILE
     from ..runs.commit import MANIFEST_FILE
     from ..runs.migrate import migrate
 
@@ -48,4 +50,9 @@ def run(args: argparse.Namespace) -> int:
         f"{args.run_dir}: checked and adopted: {MANIFEST_FILE} now vouches for "
         f"{', '.join(sorted(manifest.files))} (epoch {manifest.epoch})"
     )
+    if STATE_FILE not in manifest.files and (Path(args.run_dir) / STATE_FILE).exists():
+        print(
+            f"note: {STATE_FILE} is in an earlier version's layout and was left out: the run "
+            "evaluates and predicts, but cannot be resumed"
+        )
     return 0

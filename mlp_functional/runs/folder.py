@@ -212,10 +212,16 @@ def load_run(run_dir: PathLike) -> Run:
         manifest = read_manifest(folder)
     except CommitError as e:
         raise RunError(str(e)) from None
-    check_complete(folder, set(manifest.files) if manifest is not None else present(folder))
     if manifest is None:
+        check_complete(folder, present(folder))
         raise unmanifested(folder)
     files = manifest.files
+    for name in (CONFIG_FILE, MODEL_FILE):  # every commit names both
+        if name not in files:
+            raise RunError(
+                f"{folder}: {MANIFEST_FILE} names no {name}, so it is damaged; restore it or "
+                "train again"
+            )
 
     def read(name: str, check: Any) -> Any:
         return parse_file(folder / name, read_file(folder, manifest, name), check)

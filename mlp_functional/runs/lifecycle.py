@@ -313,11 +313,16 @@ def decode_state(folder: Path, data: bytes, optimizer: Any) -> tuple[Any, Progre
         state, raw = decode_train_state(data, str(path), optimizer)
     except CheckpointError as e:
         raise RunError(str(e)) from None
+    return state, checked_progress(path, raw)
+
+
+def checked_progress(path: Path, raw: Any) -> Progress:
+    """The progress record saved in the state file ``path``, checked."""
     try:
         check_progress(raw)
     except ValueError as e:
         raise RunError(f"{path}: progress {e}; train a new run") from None
-    return state, Progress(**{k: raw[k] for k in Progress._fields if k in raw})
+    return Progress(**{k: raw[k] for k in Progress._fields if k in raw})
 
 
 @contextlib.contextmanager

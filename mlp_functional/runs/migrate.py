@@ -6,8 +6,10 @@ the deliberate way back: each file must pass the checks its own format allows (t
 JSON files their shapes, the safetensors files their names, shapes, dtypes, finiteness
 and finite outputs, the training state its optimizer and progress, the model the sizes
 config.json records), and then the files, exactly as they are, are committed under a new
-manifest. A weight changed but still finite passes those checks: adopting a folder
-vouches for it, which is why readers never do it on their own.
+manifest. A training state in an earlier version's layout, which no version continues,
+is left out of the manifest: the run evaluates and predicts but cannot be resumed. A
+weight changed but still finite passes those checks: adopting a folder vouches for it,
+which is why readers never do it on their own.
 
 >>> import tempfile, pathlib
 >>> from mlp_functional.random import key
@@ -72,11 +74,13 @@ def migrate(run_dir: str | os.PathLike[str]) -> Manifest | None:
         names = present(folder)
         check_complete(folder, names)
         files = {name: read_file(folder, None, name) for name in RUN_FILES if name in names}
-        return commit(folder, files, epoch=_checked_epoch(folder, files))
+        epoch = _checked_epoch(folder, files)
+        return commit(folder, files, epoch=epoch)
 
 
 def _checked_epoch(folder: Path, files: dict[str, bytes]) -> int:
-    """Check every file; the epoch they hold (the state's, else the history's length)."""
+    """Check every file; the epoch they hold (the state's, else the history's length).
+    A state in an earlier layout is taken out of ``files``."""
     config = parse_file(folder / CONFIG_FILE, files[CONFIG_FILE], check_config)
     model_of(folder, files[MODEL_FILE], config)
     history = []
@@ -87,6 +91,9 @@ def _checked_epoch(folder: Path, files: dict[str, bytes]) -> int:
     if STATE_FILE not in files:
         return len(history)
     epoch = _checked_state(folder, files[STATE_FILE], config)
+    if epoch is None:
+        del files[STATE_FILE]
+        return len(history)
     if len(history) < epoch:
         raise RunError(
             f"{folder / HISTORY_FILE}: {len(history)} epochs, {STATE_FILE} is at epoch "
@@ -95,10 +102,12 @@ def _checked_epoch(folder: Path, files: dict[str, bytes]) -> int:
     return epoch
 
 
-def _checked_state(folder: Path, data: bytes, config: dict[str, Any]) -> int:
+def _checked_state(folder: Path, data: bytes, config: dict[str, Any]) -> int | None:
     """The epoch of the folder's training state, read with the optimizer its settings
-    build (for as many examples as config.json records), and checked against the config."""
-    from .lifecycle import decode_state
+    build (for as many examples as config.json records), and checked against the config;
+    ``None`` for a state in an earlier version's layout."""
+    from .checkpoint import CheckpointError, EarlierStateError, decode_train_state
+    from .lifecycle import checked_progress
     from .recipes import make_optimizer, steps_per_epoch
     from .settings import SettingsError, from_record
 
@@ -115,7 +124,13 @@ def _checked_state(folder: Path, data: bytes, config: dict[str, Any]) -> int:
             "checked; restore the file or train a new run"
         )
     optimizer = make_optimizer(settings, steps_per_epoch(examples, settings.batch_size))
-    state, progress = decode_state(folder, data, optimizer)
+    try:
+        state, raw = decode_train_state(data, str(folder / STATE_FILE), optimizer)
+    except EarlierStateError:
+        return None
+    except CheckpointError as e:
+        raise RunError(str(e)) from None
+    progress = checked_progress(folder / STATE_FILE, raw)
     if list(state.params.sizes) != config["model"]["sizes"]:
         raise RunError(
             f"{folder}: {STATE_FILE} has sizes {list(state.params.sizes)}, {CONFIG_FILE} says "

@@ -129,6 +129,31 @@ def test_migrate_refuses_a_model_holding_nan(trained: Path, tmp_path: Path) -> N
     assert not (folder / MANIFEST_FILE).exists()
 
 
+def test_migrate_leaves_out_a_state_in_an_earlier_layout_and_the_run_still_evaluates(
+    trained: Path, tmp_path: Path
+) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    from mlp_functional.runs.checkpoint import METADATA_KEY
+
+    folder = copy(trained, tmp_path / "run")
+    (folder / MANIFEST_FILE).unlink()
+    state = folder / "state.safetensors"
+    with open(state, "rb") as f:
+        header = json.loads(f.read(int.from_bytes(f.read(8), "little")))
+    meta = json.loads(header["__metadata__"][METADATA_KEY])
+    meta["optimizer"] = {"state": "AdamState", "slots": ["grad_sum", "square_sum"], "step": 3}
+    tensors = {k: v for k, v in load_file(str(state)).items() if not k.startswith("opt.")}
+    save_file(tensors, str(state), metadata={METADATA_KEY: json.dumps(meta)})
+    done = run_main("migrate", str(folder))
+    assert done.status == 0, done.err
+    assert "state.safetensors is in an earlier version's layout and was left out" in done.out
+    assert "state.safetensors" not in json.loads((folder / MANIFEST_FILE).read_text())["files"]
+    intact = run_main("evaluate", str(trained)).out.replace(str(trained), "RUN")
+    assert run_main("evaluate", str(folder)).out.replace(str(folder), "RUN") == intact
+    assert "names no state.safetensors" in one_error_line(resume(folder))
+
+
 def test_migrate_needs_a_run_folder(tmp_path: Path) -> None:
     line = one_error_line(run_main("migrate", str(tmp_path / "nothing")))
     assert "no such run folder" in line
