@@ -42,6 +42,7 @@ import io
 import math
 import os
 import stat
+import warnings
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,7 @@ __all__ = [
     "decode_image",
     "load_image",
     "no_ink",
+    "open_image",
     "read_regular_file",
     "resize_area",
     "to_mnist",
@@ -109,6 +111,17 @@ def _pillow() -> Any:
     return Image, ImageOps
 
 
+def open_image(stream: Any, formats: tuple[str, ...] | None = None) -> Any:
+    """Pillow's ``Image.open``, without its decompression-bomb warning: every caller
+    refuses images over :data:`MAX_PIXELS` (below Pillow's own limit) in one line, so the
+    warning would only be a second line before that error. Images over twice Pillow's
+    limit still raise its ``DecompressionBombError``."""
+    Image, _ = _pillow()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return Image.open(stream, formats=formats)
+
+
 def _pil_to_gray(im: Any) -> Array:
     """A Pillow image as grayscale, alpha composited on white.
 
@@ -132,7 +145,7 @@ def _decode(
 ) -> Array:
     Image, _ = _pillow()
     try:
-        with Image.open(stream, formats=formats) as im:
+        with open_image(stream, formats) as im:
             width, height = im.size  # from the header: nothing is decompressed yet
             if width * height > max_pixels:
                 raise ImageError(
@@ -148,6 +161,11 @@ def _decode(
             gray = _pil_to_gray(im)
     except ImageError:
         raise
+    except Image.DecompressionBombError:
+        raise ImageError(
+            f"{name} has over {2 * Image.MAX_IMAGE_PIXELS:,} pixels, more than the limit of "
+            f"{max_pixels:,}; scale it down first"
+        ) from None
     except Image.UnidentifiedImageError:
         kinds = "/".join(formats)
         raise ImageError(f"{name} is not a {kinds} image (or is corrupt)") from None

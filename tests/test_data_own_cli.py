@@ -12,8 +12,10 @@ import toolz
 import mlp_functional as mf
 from mlp_functional.cli.main import main
 from mlp_functional.data import Dataset, load_data, source_record
-from mlp_functional.runs import CONFIG_FILE, MODEL_FILE, write_json
-from mlp_functional.runs.checkpoint import save_params
+from mlp_functional.runs import CONFIG_FILE, MODEL_FILE
+from mlp_functional.runs.checkpoint import encode_params
+from mlp_functional.runs.commit import commit
+from mlp_functional.runs.folder import json_bytes
 
 PIL = pytest.importorskip("PIL.Image")
 pytest.importorskip("matplotlib")
@@ -53,18 +55,16 @@ def write_run(folder: Path, data: Dataset) -> Path:
     )
     folder.mkdir()
     assert data.source is not None
-    write_json(
-        folder / CONFIG_FILE,
-        {
-            "model": {"sizes": sizes, "activation": "relu", "dtype": "float32"},
-            "data": {
-                "name": data.name,
-                "classes": list(data.classes),
-                "source": source_record(data.source),
-            },
+    config = {
+        "model": {"sizes": sizes, "activation": "relu", "dtype": "float32"},
+        "data": {
+            "name": data.name,
+            "classes": list(data.classes),
+            "source": source_record(data.source),
         },
-    )
-    save_params(folder / MODEL_FILE, state.params)
+    }
+    files = {CONFIG_FILE: json_bytes(config), MODEL_FILE: encode_params(state.params)}
+    commit(folder, files, epoch=40)
     return folder
 
 

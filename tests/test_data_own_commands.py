@@ -172,8 +172,10 @@ def test_a_folder_without_a_source_record_still_loads(runs, tmp_path, capsys):
     config["settings"]["dataset"] = "mnist"
     (copy / "config.json").write_text(json.dumps(config))
     from mlp_functional.runs import load_run
+    from mlp_functional.runs.migrate import migrate
     from mlp_functional.runs.settings import from_record
 
+    assert migrate(copy) is not None  # adopted: its state reads with the old settings
     settings = from_record(load_run(copy).config["settings"])
     assert settings.data is None and settings.test_size == 0.2 and settings.image_size is None
 

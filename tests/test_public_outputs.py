@@ -329,6 +329,7 @@ CALLS: dict[str, Callable[[World], Any]] = {
     M + "imaging.decode_image": lambda w: imaging.decode_image(w.png),
     M + "imaging.load_image": lambda w: imaging.load_image(_png_file(w)),
     M + "imaging.no_ink": lambda w: imaging.no_ink(0.0),  # an ImageError
+    M + "imaging.open_image": lambda w: imaging.open_image(io.BytesIO(w.png)),  # a PIL image
     M + "imaging.read_regular_file": lambda w: imaging.read_regular_file(_png_file(w)),  # bytes
     M + "imaging.resize_area": lambda w: imaging.resize_area(w.x[0], (14, 14)),
     M + "imaging.to_mnist": lambda w: (imaging.to_mnist(w.x[0]), imaging.to_mnist(255 - w.x[1])),

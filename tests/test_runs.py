@@ -23,20 +23,34 @@ from mlp_functional.runs import (
     read_json,
     write_json,
 )
-from mlp_functional.runs.checkpoint import save_params
+from mlp_functional.runs.checkpoint import encode_params
+from mlp_functional.runs.commit import MANIFEST_FILE, commit, read_manifest
+from mlp_functional.runs.folder import json_bytes
 
 
 def _run(folder: Path, sizes=(784, 8, 10)) -> Path:
     folder.mkdir(exist_ok=True)
-    write_json(folder / CONFIG_FILE, {"model": {"sizes": list(sizes)}, "settings": {}})
-    save_params(folder / MODEL_FILE, mf.init(mf.key(0), list(sizes)))
+    config = {"model": {"sizes": list(sizes)}, "settings": {}}
+    model = encode_params(mf.init(mf.key(0), list(sizes)))
+    commit(folder, {CONFIG_FILE: json_bytes(config), MODEL_FILE: model}, epoch=0)
     return folder
+
+
+def _put(folder: Path, name: str, data: bytes | None) -> None:
+    """Replace (or, with ``None``, remove) a file *and* its manifest entry, as a writer
+    would, so that what is tested is the reader's own check of the file."""
+    manifest = read_manifest(folder)
+    assert manifest is not None
+    keep = {n: e for n, e in manifest.files.items() if n != name}
+    if data is None:
+        (folder / name).unlink()
+    commit(folder, {} if data is None else {name: data}, epoch=manifest.epoch, keep=keep)
 
 
 def test_load_run_reads_every_file(tmp_path: Path) -> None:
     folder = _run(tmp_path / "r")
-    write_json(folder / HISTORY_FILE, [{"epoch": 1, "val_loss": float("nan")}])
-    write_json(folder / METRICS_FILE, {"test_accuracy": 0.5})
+    _put(folder, HISTORY_FILE, json_bytes([{"epoch": 1, "val_loss": float("nan")}]))
+    _put(folder, METRICS_FILE, json_bytes({"test_accuracy": 0.5}))
     run = load_run(folder)
     assert isinstance(run, Run) and run._fields == ("params", "config", "history", "metrics")
     assert run.params.sizes == (784, 8, 10)
@@ -52,17 +66,30 @@ def test_metrics_are_none_until_training_finishes(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("damage", "error", "message"),
     [
-        (lambda f: (f / CONFIG_FILE).unlink(), RunError, "no config.json"),
-        (lambda f: (f / MODEL_FILE).unlink(), RunError, "has no model.safetensors"),
-        (lambda f: (f / CONFIG_FILE).write_text("{"), RunError, "not valid JSON"),
-        (lambda f: (f / CONFIG_FILE).write_text("[1]"), RunError, "contents must be an object"),
-        (lambda f: (f / HISTORY_FILE).write_text('{"a": 1}'), RunError, "contents must be a list"),
-        (lambda f: (f / MODEL_FILE).write_bytes(b"junk"), RunError, "damaged"),
+        (lambda f: _put(f, CONFIG_FILE, None), RunError, "manifest.json names no config.json"),
+        (lambda f: _put(f, MODEL_FILE, None), RunError, "names no model.safetensors"),
         (
-            lambda f: write_json(f / CONFIG_FILE, {"model": {"sizes": [784, 9, 10]}}),
+            lambda f: (f / MANIFEST_FILE).unlink() or (f / CONFIG_FILE).unlink(),
+            RunError,
+            "no config",
+        ),
+        (
+            lambda f: (f / MANIFEST_FILE).unlink() or (f / MODEL_FILE).unlink(),
+            RunError,
+            "has no model",
+        ),
+        (lambda f: _put(f, CONFIG_FILE, b"{"), RunError, "not valid JSON"),
+        (lambda f: _put(f, CONFIG_FILE, b"[1]"), RunError, "contents must be an object"),
+        (lambda f: _put(f, HISTORY_FILE, b'{"a": 1}'), RunError, "contents must be a list"),
+        (lambda f: _put(f, MODEL_FILE, b"junk"), RunError, "damaged"),
+        (
+            lambda f: _put(f, CONFIG_FILE, json_bytes({"model": {"sizes": [784, 9, 10]}})),
             RunError,
             "mixes files of two runs",
         ),
+        (lambda f: (f / CONFIG_FILE).write_text("{}"), RunError, "does not match manifest"),
+        (lambda f: (f / MODEL_FILE).unlink(), RunError, "model.safetensors is missing"),
+        (lambda f: (f / MANIFEST_FILE).unlink(), RunError, "no manifest.json.*migrate"),
     ],
 )
 def test_damaged_folders_are_refused(tmp_path: Path, damage, error, message: str) -> None:

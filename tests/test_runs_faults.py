@@ -30,6 +30,7 @@ from mlp_functional.runs.folder import (
     MODEL_FILE,
     STATE_FILE,
 )
+from mlp_functional.runs.migrate import migrate
 from mlp_functional.runs.settings import SettingsError
 
 TESTS = Path(__file__).resolve().parent
@@ -217,9 +218,9 @@ def test_a_fifo_in_place_of_the_model_does_not_hang(straight: Path, tmp_path: Pa
         for action in (lambda f: load_run(f), lambda f: _resume(f, epochs=2)):
             with pytest.raises(RunError, match=r"model\.safetensors: not a regular file"):
                 action(folder)
-        (folder / MANIFEST_FILE).unlink()  # a folder from before manifests: read directly
+        (folder / MANIFEST_FILE).unlink()  # as before manifests: migrate reads it directly
         with pytest.raises(RunError, match="not a regular file"):
-            load_run(folder)
+            migrate(folder)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)

@@ -196,11 +196,22 @@ def test_a_folder_killed_before_its_first_commit_restarts_with_the_same_command(
     shutil.rmtree(tmp_path / "r")
 
 
-def test_a_folder_from_before_manifests_is_read_and_resumed_as_before(tmp_path: Path) -> None:
+def test_a_folder_from_before_manifests_is_refused_until_migrated_then_resumed_as_before(
+    tmp_path: Path,
+) -> None:
+    from mlp_functional.runs.migrate import migrate
+
     folder = tmp_path / "old"
     with lifecycle.start(TOY_SETTINGS._replace(epochs=1), folder, dataset=toy_dataset()) as run:
         run, _ = lifecycle.train(run)
+    committed = read_manifest(folder)
     (folder / "manifest.json").unlink()  # as the previous version left its folders
+    adopt = f"migrate {folder}"
+    with pytest.raises(RunError, match=adopt):
+        load_run(folder)
+    with pytest.raises(RunError, match=adopt), lifecycle.resume(folder, dataset=toy_dataset()):
+        pass
+    assert migrate(folder) == committed
     assert len(load_run(folder).history) == 1
     with lifecycle.resume(folder, epochs=2, dataset=toy_dataset()) as run:
         run, outcome = lifecycle.train(run)

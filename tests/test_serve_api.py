@@ -427,14 +427,18 @@ def test_load_test_reports_wrong_answers(trained):
 
 
 def make_run(folder: Path, params: mf.Params) -> Path:
-    from mlp_functional.runs import write_json
-    from mlp_functional.runs.checkpoint import save_params
+    from mlp_functional.runs.checkpoint import encode_params
+    from mlp_functional.runs.commit import commit
+    from mlp_functional.runs.folder import json_bytes
 
     folder.mkdir(parents=True, exist_ok=True)
     config = {**CONFIG, "model": {"sizes": list(params.sizes), "activation": "relu"}}
-    write_json(folder / "config.json", config)
-    write_json(folder / "metrics.json", METRICS)
-    save_params(folder / "model.safetensors", params)
+    files = {
+        "config.json": json_bytes(config),
+        "metrics.json": json_bytes(METRICS),
+        "model.safetensors": encode_params(params),
+    }
+    commit(folder, files, epoch=1)
     return folder
 
 

@@ -15,6 +15,7 @@ from mlp_functional.cli.train import build_parser_for_tests, resolve
 from mlp_functional.estimator import MLPClassifier
 from mlp_functional.estimator.settings import check_settings
 from mlp_functional.runs import lifecycle
+from mlp_functional.runs.migrate import migrate
 from mlp_functional.runs.recipes import build
 from mlp_functional.runs.settings import Settings, from_record
 
@@ -57,6 +58,7 @@ def test_a_run_folder_from_before_them_resumes_bit_identically(tmp_path: Path) -
     config["settings"] = {k: v for k, v in config["settings"].items() if k not in NEWER}
     (old / "config.json").write_text(json.dumps(config))
     (old / "manifest.json").unlink()  # as a version before both left its folders
+    assert migrate(old) is not None  # a folder without a manifest is adopted deliberately
     with lifecycle.resume(old, dataset=toy_dataset()) as run:
         resumed, outcome = lifecycle.train(run)
     assert outcome == "finished" and resumed.progress.epoch == 3

@@ -35,6 +35,7 @@ from .errors import PROG, Parser, UsageError
 
 if TYPE_CHECKING:
     from ..engine.epochs import EpochLog
+    from ..runs.divergence import Growth
     from ..runs.lifecycle import Session
 
 __all__ = ["add_parser", "build_parser_for_tests", "flag", "in_flags", "resolve", "run"]
@@ -175,6 +176,13 @@ class _Bar:
         else:
             print(line, flush=True)
 
+    def warn(self, line: str) -> None:
+        """A warning on stderr, even when quiet, without breaking the bar."""
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
     def advance(self, examples: int) -> None:
         if self.bar is not None:
             self.bar.update(examples)
@@ -252,6 +260,7 @@ def _open(args: argparse.Namespace, events: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Train (or resume) a run; print a line per epoch and the final accuracies."""
+    from ..runs.divergence import loss_growth
     from ..runs.lifecycle import EARLY_STOP, STOPPED, Events, finish, train
 
     started = time.perf_counter()
@@ -261,6 +270,9 @@ def run(args: argparse.Namespace) -> int:
     def epoch_done(session: Session, log: EpochLog) -> None:
         last[:] = [session]
         bar.write(_epoch_line(session.progress.epoch, session.settings.epochs, log))
+        growth = loss_growth(session.history, session.config["model"]["sizes"][-1])
+        if growth is not None:
+            bar.warn(_growth_warning(growth, session.settings.lr))
 
     with _stop_signals() as signals:
         events = Events(bar.advance, epoch_done, _note, lambda: bool(signals))
@@ -299,6 +311,22 @@ def run(args: argparse.Namespace) -> int:
     )
     bar.write(f"saved to {session.folder} ({time.perf_counter() - started:.1f} s in all)")
     return 0
+
+
+def _growth_warning(growth: Growth, lr: float) -> str:
+    """The warning for a loss that grew by orders of magnitude in an epoch.
+
+    >>> from mlp_functional.runs.divergence import Growth
+    >>> print(_growth_warning(Growth(1, 2.3, 5.6e22), 1e10))
+    mlp-functional: warning: epoch 1: the training loss grew from 2.3 to 5.6e+22 (22 orders
+    of magnitude); training is diverging: lower --lr (now 1e+10)
+    """
+    orders = math.floor(math.log10(growth.after / growth.before))
+    return (
+        f"{PROG}: warning: epoch {growth.epoch}: the training loss grew from "
+        f"{growth.before:.3g} to {growth.after:.3g} ({orders} orders of magnitude); training "
+        f"is diverging: lower --lr (now {lr:g})"
+    )
 
 
 def _stopped(session: Session, signum: int) -> int:

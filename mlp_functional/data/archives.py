@@ -4,7 +4,11 @@ An ``.npz`` holds ``x_train``, ``y_train``, ``x_test`` and ``y_test`` (Keras's
 ``mnist.npz``), or ``x`` and ``y`` (no test set). An ``.npy`` holds one 2-D table whose
 label column is chosen as in a CSV file (the first, unless ``label_column`` says).
 Pickles are never loaded (``allow_pickle=False``): an array of Python objects is refused.
-Every array's declared size is checked against the memory available before it is read.
+Every array's declared size is checked against the memory available before it is read;
+in an ``.npz``, each member's inflated size is first read from the zip's own directory
+and checked against the memory available, then against what the member's ``.npy`` header
+declares, before its data are inflated (a small archive that inflates to gigabytes, or
+claims more than it holds, is refused naming the member).
 
 Features keep their form (``(N, H, W)`` images stay images): uint8 stays uint8, integers
 in 0..255 become uint8, anything else float32 (and must be finite).
@@ -23,6 +27,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
+import zlib
 from typing import IO, Any, NamedTuple
 
 import numpy as np
@@ -73,6 +78,34 @@ def _check_size(headers: dict[str, tuple[tuple[int, ...], np.dtype]], path: str)
     check_fits(total, f"{path} (arrays {', '.join(headers)})")
 
 
+def _check_inflated(
+    where: str, inflated: int, header: int, declared: tuple[tuple[int, ...], np.dtype]
+) -> None:
+    """Refuse a member whose zip directory and ``.npy`` header disagree on its size."""
+    shape, dtype = declared
+    data = math.prod(shape) * dtype.itemsize
+    if inflated != header + data:
+        raise DataFormatError(
+            f"{where}: its .npy header declares {data:,} bytes of data, the zip directory "
+            f"{max(inflated - header, 0):,}; the archive is damaged: save it again with "
+            "numpy.savez"
+        )
+
+
+def _inflate(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> np.ndarray:
+    """The array in one member, its sizes already checked; a stream that ends early or
+    fails its CRC is refused naming the member."""
+    try:
+        with zf.open(info) as f:
+            return np.lib.format.read_array(f, allow_pickle=False)
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, zlib.error) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataFormatError(
+            f"{where}: cannot be inflated ({first}); the archive is damaged: save it again "
+            "with numpy.savez"
+        ) from None
+
+
 def read_archive(path: str | os.PathLike[str], label_column: str | int | None = None) -> Arrays:
     """Read an ``.npz`` or ``.npy`` file (see the module doc).
 
@@ -93,17 +126,20 @@ def read_archive(path: str | os.PathLike[str], label_column: str | int | None = 
                     f"{', '.join(KERAS_KEYS)} (as Keras's mnist.npz) or x and y: save with "
                     "np.savez(path, x=features, y=labels)"
                 )
+            infos = {key: zf.getinfo(members[key]) for key in keys}
+            for key, info in infos.items():
+                check_fits(info.file_size, f"{name}: {key!r}")
             headers = {}
-            for key in keys:
-                with zf.open(members[key]) as f:
+            for key, info in infos.items():
+                with zf.open(info) as f:
                     headers[key] = _declared(f, f"{name}: {key!r}")
+                    _check_inflated(f"{name}: {key!r}", info.file_size, f.tell(), headers[key])
+            _check_size(headers, name)
+            arrays = {key: _inflate(zf, info, f"{name}: {key!r}") for key, info in infos.items()}
     except zipfile.BadZipFile:
         raise DataFormatError(
             f"{name}: not a valid .npz (zip) archive; save it with numpy.savez"
         ) from None
-    _check_size(headers, name)
-    with np.load(name, allow_pickle=False) as npz:
-        arrays = {key: npz[key] for key in keys}
     if keys == XY_KEYS:
         x, y = _pair(arrays, "x", "y", name)
         return Arrays(x, y, None, None)

@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..imaging import MAX_PIXELS, PILLOW_HINT
+from ..imaging import MAX_PIXELS, PILLOW_HINT, open_image
 from .errors import DataFormatError
 from .labels import label_dtype
 from .memory import check_fits
@@ -119,14 +119,14 @@ class _Header(NamedTuple):
     size: tuple[int, int] | None  # (height, width); None for a file that is not an image
 
 
-def _header(path: Path, label: int, Image: Any) -> tuple[_Header, str]:
+def _header(path: Path, label: int) -> tuple[_Header, str]:
     """Read a file: its SHA-256 and, from the header alone, its image size."""
     import hashlib
 
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with open_image(io.BytesIO(data)) as im:
             width, height = im.size
     except Exception:  # any failure of a decoder fed untrusted bytes
         return _Header(path, label, None), digest
@@ -156,7 +156,7 @@ def decode_example(
     """
     Image, ImageOps = _pillow()
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with open_image(io.BytesIO(data)) as im:
             if im.size[0] * im.size[1] > MAX_PIXELS:
                 raise DataFormatError(f"image of {im.size[0]}x{im.size[1]} pixels is too large")
             im = ImageOps.exif_transpose(im).convert("RGB" if color else "L")
@@ -185,7 +185,7 @@ def read_folder(
       DataTooLargeError: the images would not fit in memory.
       ImportError: Pillow is missing (the message names the extra).
     """
-    Image, _ = _pillow()
+    _pillow()  # before any work: a missing Pillow is named with its extra
     root = Path(path)
     parts = _layout(root)
     classes = tuple(f.name for f in parts.get("train", parts.get("all", [])))
@@ -196,7 +196,7 @@ def read_folder(
         headers[part] = []
         for folder in folders:
             for file in _files(folder):
-                header, digest = _header(file, index[folder.name], Image)
+                header, digest = _header(file, index[folder.name])
                 headers[part].append(header)
                 hashes.append((file.relative_to(root).as_posix(), digest))
     bad = [h.path for hs in headers.values() for h in hs if h.size is None]

@@ -254,8 +254,14 @@ def _diagnose(path: str, layout: _Layout) -> None:
                     f"{_column(layout, j)}; features must be numbers: fix the cell, remove "
                     "the row, or choose that column as the label with --label-column"
                 ) from None
-            if not math.isfinite(value) or abs(value) > _FLOAT32_MAX:
+            if not math.isfinite(value):
                 raise DataFormatError(
                     f"{path}: {cell[:20]!r} at line {line}, {_column(layout, j)}, is not a "
                     "finite number; features must be finite: fill in a value or remove the row"
+                )
+            if abs(value) > _FLOAT32_MAX:
+                raise DataFormatError(
+                    f"{path}: {cell[:20]!r} at line {line}, {_column(layout, j)}, overflows "
+                    f"float32 (whose largest value is {_FLOAT32_MAX:.4g}); features are read as "
+                    "float32: rescale that column or fix the cell"
                 )

@@ -163,7 +163,7 @@ def train_val_split(
     gather a part with :func:`take`, or batches with ``images[idx[batch]]``.
 
     Args:
-      key: a key from :mod:`mlp_functional.random`; the same key gives the same split.
+      key: a key from :mod:`mlp_functional.textbook.random`; the same key gives the same split.
       images: ``(N, ...)`` array (only its length is used).
       labels: ``(N,)`` array (only its length is used).
       val_size: the number of validation rows (``0 <= val_size <= N``), or a
@@ -211,7 +211,7 @@ def stratified_split(key: Key, labels: npt.ArrayLike, test_size: float) -> Holdo
     set in its own proportion, and the same key gives the same split.
 
     Args:
-      key: a key from :mod:`mlp_functional.random`.
+      key: a key from :mod:`mlp_functional.textbook.random`.
       labels: ``(N,)`` class indices.
       test_size: the fraction to hold out, in ``(0, 1)``.
 

@@ -49,6 +49,7 @@ __all__ = [
     "METADATA_KEY",
     "STATE_FORMAT",
     "CheckpointError",
+    "EarlierStateError",
     "check_outputs",
     "decode_params",
     "decode_train_state",
@@ -78,6 +79,10 @@ PathLike = str | os.PathLike[str]
 
 class CheckpointError(Exception):
     """A model or training-state file is missing, damaged, foreign or does not fit."""
+
+
+class EarlierStateError(CheckpointError):
+    """A training-state file in an earlier version's layout, which cannot be continued."""
 
 
 # ---- saving ------------------------------------------------------------------------------
@@ -449,7 +454,7 @@ def decode_train_state(
     sizes, activation, dtype = _spec(name, meta)
     opt = meta.get("optimizer")
     if isinstance(opt, dict) and "slots" in opt:
-        raise CheckpointError(
+        raise EarlierStateError(
             f"{name}: written by an earlier version of mlp_functional, whose optimizer state "
             f"({opt.get('state')}: {', '.join(map(str, opt['slots']))}) this version does not "
             "continue; its model.safetensors still evaluates and predicts: to train further, "

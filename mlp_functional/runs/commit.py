@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 
 from ..files import atomic_file, fsync_dir
 from .errors import RunError
+from .limits import MAX_FILE_BYTES, MAX_JSON_BYTES, too_large
 
 __all__ = [
     "MANIFEST_FILE",
@@ -58,9 +59,6 @@ MANIFEST_FILE = "manifest.json"
 MANIFEST_FORMAT = "mlp_functional.run-manifest"
 MANIFEST_VERSION = 1
 _NEXT = ".next"
-_MAX_MANIFEST_BYTES = 1 << 20
-#: Files larger than this are never read whole (far beyond any model this package builds).
-MAX_FILE_BYTES = 1 << 32
 
 #: ``fault(step)`` is called after each write step of :func:`commit` (tests kill there).
 Fault = Callable[[str], None]
@@ -118,7 +116,7 @@ def read_regular(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
         )
     with os.fdopen(fd, "rb") as f:
         if info.st_size > limit:
-            raise CommitError(f"{path}: {info.st_size} bytes is far too large; check the file")
+            raise CommitError(too_large(path, info.st_size, limit))
         return f.read(limit + 1)
 
 
@@ -164,7 +162,7 @@ def read_manifest(folder: Path) -> Manifest | None:
     was written by a version before manifests)."""
     path = folder / MANIFEST_FILE
     try:
-        data = read_regular(path, _MAX_MANIFEST_BYTES)
+        data = read_regular(path, MAX_JSON_BYTES[MANIFEST_FILE])
     except FileNotFoundError:
         return None
     return _parse_manifest(path, data)
@@ -184,16 +182,21 @@ def _matches(path: Path, entry: Entry) -> bytes | None:
     return data if _entry(data) == entry else None
 
 
-def read_committed(folder: Path, manifest: Manifest, name: str) -> bytes:
-    """The committed bytes of ``name``: checked against the manifest's size and SHA-256.
+def read_committed(
+    folder: Path, manifest: Manifest, name: str, limit: int = MAX_FILE_BYTES
+) -> bytes:
+    """The committed bytes of ``name``: checked against the manifest's size and SHA-256,
+    and refused unread when the manifest names more than ``limit`` bytes.
 
     Raises:
-      CommitError: the manifest does not name the file, or neither the file nor its
-        staged copy is what the manifest names.
+      CommitError: the manifest does not name the file, names a size over ``limit``, or
+        neither the file nor its staged copy is what the manifest names.
     """
     entry = manifest.files.get(name)
     if entry is None:
         raise CommitError(f"{folder}: {MANIFEST_FILE} names no {name}; train again")
+    if entry.size > limit:
+        raise CommitError(too_large(folder / name, entry.size, limit))
     for candidate in (folder / name, _staged(folder, name)):
         data = _matches(candidate, entry)
         if data is not None:

@@ -11,8 +11,11 @@ A run folder holds::
 
 Every epoch is committed at once (see :mod:`mlp_functional.runs.commit`): readers use
 only the files the manifest names, after checking them, so a folder read at any moment
-gives the last committed epoch or a one-line error naming the damaged file. Folders
-written before manifests existed are read as they were, every file checked on its own.
+gives the last committed epoch or a one-line error naming the damaged file. A folder
+without a manifest is refused (deleting it must not turn the checks off): one written
+before manifests existed is adopted deliberately with ``mlp-functional migrate``
+(:mod:`mlp_functional.runs.migrate`). Every file's size is checked before it is read
+(:mod:`mlp_functional.runs.limits`).
 
 >>> import tempfile, pathlib
 >>> from mlp_functional import key
@@ -41,8 +44,16 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..textbook.params import Params
 from .checkpoint import CheckpointError, decode_params, write_atomic
-from .commit import CommitError, Manifest, read_committed, read_manifest, read_regular
+from .commit import (
+    MANIFEST_FILE,
+    CommitError,
+    Manifest,
+    read_committed,
+    read_manifest,
+    read_regular,
+)
 from .errors import RunError
+from .limits import limit_for
 from .schema import SchemaError, check_config, check_history, check_metrics, parse_json
 
 if TYPE_CHECKING:
@@ -57,15 +68,18 @@ __all__ = [
     "STATE_FILE",
     "Run",
     "RunError",
+    "check_complete",
     "data_source",
     "json_bytes",
     "jsonable",
     "load_run",
+    "model_of",
     "new_run_dir",
     "parse_file",
     "present",
     "read_file",
     "read_json",
+    "unmanifested",
     "write_json",
 ]
 
@@ -126,16 +140,18 @@ def write_json(path: PathLike, value: Any) -> None:
 
 
 def read_file(folder: Path, manifest: Manifest | None, name: str) -> bytes:
-    """The bytes of the run file ``name``: the committed, verified ones when the folder
-    has a manifest, else the file as it is (a folder from before manifests).
+    """The bytes of the run file ``name``: the committed, verified ones when a manifest
+    is given, else the file as it is (a folder being migrated, a lone JSON file); either
+    way refused unread when larger than :func:`~mlp_functional.runs.limits.limit_for`.
 
     Raises:
-      RunError: the file is missing, not a regular file, or not what the manifest names.
+      RunError: the file is missing, too large, not a regular file, or not what the
+        manifest names.
     """
     try:
         if manifest is not None:
-            return read_committed(folder, manifest, name)
-        return read_regular(folder / name)
+            return read_committed(folder, manifest, name, limit_for(name))
+        return read_regular(folder / name, limit_for(name))
     except FileNotFoundError:
         raise RunError(f"{folder / name}: no such file; is this a run folder?") from None
     except CommitError as e:
@@ -196,7 +212,51 @@ def load_run(run_dir: PathLike) -> Run:
         manifest = read_manifest(folder)
     except CommitError as e:
         raise RunError(str(e)) from None
-    files = set(manifest.files) if manifest is not None else present(folder)
+    if manifest is None:
+        check_complete(folder, present(folder))
+        raise unmanifested(folder)
+    files = manifest.files
+    for name in (CONFIG_FILE, MODEL_FILE):  # every commit names both
+        if name not in files:
+            raise RunError(
+                f"{folder}: {MANIFEST_FILE} names no {name}, so it is damaged; restore it or "
+                "train again"
+            )
+
+    def read(name: str, check: Any) -> Any:
+        return parse_file(folder / name, read_file(folder, manifest, name), check)
+
+    config = read(CONFIG_FILE, check_config)
+    params = model_of(folder, read_file(folder, manifest, MODEL_FILE), config)
+    history = read(HISTORY_FILE, check_history) if HISTORY_FILE in files else []
+    metrics = read(METRICS_FILE, check_metrics) if METRICS_FILE in files else None
+    return Run(params, config, history, metrics)
+
+
+def model_of(folder: Path, data: bytes, config: dict[str, Any]) -> Params:
+    """The model in ``data`` (the bytes of the folder's model file), checked on its own
+    and against the sizes ``config`` records."""
+    try:
+        params = decode_params(data, str(folder / MODEL_FILE))
+    except CheckpointError as e:
+        raise RunError(str(e)) from None
+    expected = config["model"]["sizes"]
+    if list(params.sizes) != expected:
+        raise RunError(
+            f"{folder}: {MODEL_FILE} has sizes {list(params.sizes)}, {CONFIG_FILE} says "
+            f"{expected}; the folder mixes files of two runs"
+        )
+    return params
+
+
+def present(folder: Path) -> set[str]:
+    """The run files a folder without a manifest holds."""
+    return {name for name in RUN_FILES if (folder / name).exists()}
+
+
+def check_complete(folder: Path, files: set[str]) -> None:
+    """Refuse a folder whose ``files`` lack the config or the model: not a run's, or one
+    stopped before its first epoch was saved."""
     if CONFIG_FILE not in files:
         raise RunError(
             f"{folder}: not a run folder (no {CONFIG_FILE}); pass the folder that "
@@ -208,28 +268,15 @@ def load_run(run_dir: PathLike) -> Run:
             f"ended?); train again with the same command"
         )
 
-    def read(name: str, check: Any) -> Any:
-        return parse_file(folder / name, read_file(folder, manifest, name), check)
 
-    config = read(CONFIG_FILE, check_config)
-    try:
-        params = decode_params(read_file(folder, manifest, MODEL_FILE), str(folder / MODEL_FILE))
-    except CheckpointError as e:
-        raise RunError(str(e)) from None
-    expected = config["model"]["sizes"]
-    if list(params.sizes) != expected:
-        raise RunError(
-            f"{folder}: {MODEL_FILE} has sizes {list(params.sizes)}, {CONFIG_FILE} says "
-            f"{expected}; the folder mixes files of two runs"
-        )
-    history = read(HISTORY_FILE, check_history) if HISTORY_FILE in files else []
-    metrics = read(METRICS_FILE, check_metrics) if METRICS_FILE in files else None
-    return Run(params, config, history, metrics)
-
-
-def present(folder: Path) -> set[str]:
-    """The run files a folder without a manifest holds."""
-    return {name for name in RUN_FILES if (folder / name).exists()}
+def unmanifested(folder: Path) -> RunError:
+    """The refusal of a run folder without ``manifest.json``: nothing in it can be checked,
+    so nothing is read until it is adopted deliberately."""
+    return RunError(
+        f"{folder}: no {MANIFEST_FILE}, so its files cannot be checked; if an earlier "
+        f"mlp_functional wrote it, check and adopt it with `mlp-functional migrate {folder}`, "
+        f"else restore {MANIFEST_FILE} or train again"
+    )
 
 
 def new_run_dir(root: PathLike = "runs", now: _dt.datetime | None = None) -> Path:

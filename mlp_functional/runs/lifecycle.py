@@ -50,8 +50,8 @@ from .folder import (
     json_bytes,
     new_run_dir,
     parse_file,
-    present,
     read_file,
+    unmanifested,
 )
 from .recipes import DECAYING_SCHEDULES, Training, build, steps_per_epoch
 from .resources import (
@@ -308,26 +308,26 @@ def start(
             _remove_uncommitted(folder, created)
 
 
-def _adopt(folder: Path, epoch: int) -> Manifest:
-    """Commit a folder written before manifests as it is (after it has been checked)."""
-    files = {name: read_file(folder, None, name) for name in RUN_FILES if (folder / name).exists()}
-    return commit(folder, files, epoch=epoch)
-
-
-def _read_state(folder: Path, manifest: Manifest | None, optimizer: Any) -> tuple[Any, Progress]:
+def decode_state(folder: Path, data: bytes, optimizer: Any) -> tuple[Any, Progress]:
+    """The training state and progress in ``data``, the bytes of the folder's
+    ``state.safetensors``, checked for ``optimizer``."""
     from .checkpoint import CheckpointError, decode_train_state
 
     path = folder / STATE_FILE
     try:
-        data = read_file(folder, manifest, STATE_FILE)
         state, raw = decode_train_state(data, str(path), optimizer)
     except CheckpointError as e:
         raise RunError(str(e)) from None
+    return state, checked_progress(path, raw)
+
+
+def checked_progress(path: Path, raw: Any) -> Progress:
+    """The progress record saved in the state file ``path``, checked."""
     try:
         check_progress(raw)
     except ValueError as e:
         raise RunError(f"{path}: progress {e}; train a new run") from None
-    return state, Progress(**{k: raw[k] for k in Progress._fields if k in raw})
+    return Progress(**{k: raw[k] for k in Progress._fields if k in raw})
 
 
 @contextlib.contextmanager
@@ -397,12 +397,13 @@ def _reopen(
 ) -> Session:
     manifest = recover(folder)
     remove_leftovers(folder)
-    legacy = manifest is None  # written before manifests: every file is checked on its own
-    if legacy and not (folder / STATE_FILE).is_file():
-        raise RunError(
-            f"{folder}: no epoch was committed, so there is nothing to resume; start the "
-            f"run again with the command that started it (same --out {folder})"
-        )
+    if manifest is None:
+        if not (folder / STATE_FILE).is_file():
+            raise RunError(
+                f"{folder}: no epoch was committed, so there is nothing to resume; start the "
+                f"run again with the command that started it (same --out {folder})"
+            )
+        raise unmanifested(folder)
     config_bytes = read_file(folder, manifest, CONFIG_FILE)
     config = parse_file(folder / CONFIG_FILE, config_bytes, check_config)
     try:
@@ -422,17 +423,23 @@ def _reopen(
         check_same_data(config["data"]["source"], data.source)
     split = split_rows(settings, data)
     data = apply_recorded_scaling(data, config, folder / CONFIG_FILE)
-    state, progress = _read_state(folder, manifest, _training(settings, split).optimizer)
-    sizes = [data.train.images[0].size, *settings.hidden, len(data.classes)]
-    if list(state.params.sizes) != config["model"]["sizes"] or list(state.params.sizes) != sizes:
+    state_bytes = read_file(folder, manifest, STATE_FILE)
+    state, progress = decode_state(folder, state_bytes, _training(settings, split).optimizer)
+    recorded = config["model"]["sizes"]
+    if list(state.params.sizes) != recorded:
         raise RunError(
-            f"{folder}: {STATE_FILE} holds a {'-'.join(map(str, state.params.sizes))} model, "
-            f"{CONFIG_FILE} describes {'-'.join(map(str, sizes))}; the folder mixes two runs: "
+            f"{folder}: {STATE_FILE} holds a {_shape(state.params.sizes)} model, "
+            f"{CONFIG_FILE} describes {_shape(recorded)}; the folder mixes two runs: "
             "train a new run"
         )
-    files = set(manifest.files) if manifest else present(folder)
-    if MODEL_FILE in files:
-        _read_model(folder, manifest, sizes)
+    sizes = [data.train.images[0].size, *settings.hidden, len(data.classes)]
+    if sizes != recorded:
+        raise RunError(
+            f"{folder}: {CONFIG_FILE} describes a {_shape(recorded)} model, its settings and "
+            f"data give {_shape(sizes)}; the file is inconsistent: restore it or train a new run"
+        )
+    if MODEL_FILE in manifest.files:
+        _read_model(folder, manifest, recorded)
     check_memory(settings, sizes)
     if settings.epochs < progress.epoch:
         raise SettingsError(
@@ -440,7 +447,7 @@ def _reopen(
             f"{progress.epoch} or more"
         )
     history = []
-    if HISTORY_FILE in files:
+    if HISTORY_FILE in manifest.files:
         history = parse_file(
             folder / HISTORY_FILE, read_file(folder, manifest, HISTORY_FILE), check_history
         )
@@ -452,8 +459,6 @@ def _reopen(
         len(split.val),
     ):
         raise RunError(f"{folder}: the data differ from the data this run started with")
-    if legacy:
-        manifest = _adopt(folder, progress.epoch)
     if (
         settings.epochs != saved.epochs
         and settings.schedule in DECAYING_SCHEDULES
@@ -602,6 +607,11 @@ def train(session: Session) -> tuple[Session, str]:
     return session, FINISHED
 
 
+def _shape(sizes: Any) -> str:
+    """Layer sizes as the command line writes them: ``784-32-10``."""
+    return "-".join(map(str, sizes))
+
+
 def _read_model(folder: Path, manifest: Manifest | None, sizes: list[int]) -> Params:
     """The committed model, checked against the architecture config.json records."""
     from .checkpoint import CheckpointError, decode_params
@@ -612,8 +622,8 @@ def _read_model(folder: Path, manifest: Manifest | None, sizes: list[int]) -> Pa
         raise RunError(str(e)) from None
     if list(params.sizes) != sizes:
         raise RunError(
-            f"{folder}: {MODEL_FILE} holds a {'-'.join(map(str, params.sizes))} model, "
-            f"{CONFIG_FILE} describes {'-'.join(map(str, sizes))}; the folder mixes two runs: "
+            f"{folder}: {MODEL_FILE} holds a {_shape(params.sizes)} model, "
+            f"{CONFIG_FILE} describes {_shape(sizes)}; the folder mixes two runs: "
             "train a new run"
         )
     return params
