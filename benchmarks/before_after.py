@@ -13,7 +13,8 @@ Usage (the earlier engine checked out beside the repository, outside its history
 ``--engines`` picks this checkout's engines to time (``fast,textbook``), ``--kernels``
 the fast engine's kernels (``numpy``, ``numba`` or both: ``MLP_FUNCTIONAL_KERNELS``);
 ``--this`` times another checkout of the present engine instead of this one. The other
-checkout is timed with its one engine.
+checkout is timed with its one engine, or with ``--other-engine fast`` with its fast
+engine under each of the kernels, beside ours.
 """
 
 from __future__ import annotations
@@ -132,10 +133,19 @@ def main() -> None:
     parser.add_argument("--kernels", default="numpy", help="numpy, numba or numpy,numba")
     parser.add_argument("--this", type=Path, default=HERE, help="the present engine's checkout")
     parser.add_argument("--threads", type=int, default=0, help="BLAS threads (0: its own)")
+    parser.add_argument(
+        "--other-engine", default="", help="the other checkout's engine= (default: none given)"
+    )
     args = parser.parse_args()
-    variants = {"before (" + str(args.other.name) + ")": (args.other, "", "numpy")}
+    before = f"before ({args.other.name})"
+    variants = {}
+    if not args.other_engine:
+        variants[before] = (args.other, "", "numpy")
     for engine in args.engines.split(","):
         for kernels in args.kernels.split(",") if engine == "fast" else ["numpy"]:
+            if args.other_engine and engine == "fast":
+                label = f"{before}, {args.other_engine} engine, {kernels} kernels"
+                variants[label] = (args.other, args.other_engine, kernels)
             label = f"now, fast engine, {kernels} kernels" if engine == "fast" else "now, textbook"
             variants[label] = (args.this, engine, kernels)
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
