@@ -1,4 +1,4 @@
-"""The ``mlp-functional`` command: train, evaluate, predict, fetch, report, serve, bench.
+"""The ``mlp-functional`` command: train, evaluate, predict, fetch, report, serve, bench, export.
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and
 ``run(args) -> int``; heavy imports happen inside ``run``, so ``--help`` is instant.
@@ -17,13 +17,13 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from . import bench, evaluate, fetch, predict, report, serve, train
+from . import bench, evaluate, export, fetch, predict, report, serve, train
 from .argtypes import positive_int
 from .errors import EXIT_INTERRUPTED, PROG, Parser, UsageError, fail
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (train, evaluate, predict, fetch, report, serve, bench)
+COMMANDS = (train, evaluate, predict, fetch, report, serve, bench, export)
 #: 128 + SIGPIPE: what a Unix tool killed by a closed pipe reports.
 EXIT_BROKEN_PIPE = 141
 
