@@ -2,7 +2,8 @@
 
 Each dense layer ``z = a @ w + b`` is one ``Gemm`` (``w`` is stored ``(fan_in, fan_out)``,
 as ONNX's ``B`` without transposition); each hidden layer's activation is one ONNX
-operator. :func:`to_onnx <mlp_functional.export.to_onnx>` turns the list into a graph with
+operator (leaky ReLU in float64 is ``Max(z, slope * z)``: onnxruntime has no float64
+LeakyRelu). :func:`to_onnx <mlp_functional.export.to_onnx>` turns the list into a graph with
 the ``onnx`` package's helpers; the skl2onnx converter adds the same operations to
 skl2onnx's container, so both export the same network.
 
@@ -113,7 +114,13 @@ def network_ops(
         nodes.append(Node("Gemm", (a, w, b), (z,)))
         if i < last:
             a = name(f"layer{i}.a")
-            nodes.append(Node(op, (z,), (a,), attributes))
+            if op == "LeakyRelu" and dt == np.float64:
+                # onnxruntime has no float64 LeakyRelu; for a slope below 1 it is max(z, slope z)
+                slope, scaled = name("leaky_slope"), name(f"layer{i}.slope_z")
+                initializers[slope] = np.asarray(attributes["alpha"], dt)
+                nodes += [Node("Mul", (z, slope), (scaled,)), Node("Max", (z, scaled), (a,))]
+            else:
+                nodes.append(Node(op, (z,), (a,), attributes))
         else:
             a = z
     return Ops(tuple(nodes), initializers, a)
