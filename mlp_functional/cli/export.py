@@ -20,14 +20,18 @@ each is written atomically: complete under its name, or not at all.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 __all__ = ["FILE_NAMES", "add_parser", "run"]
 
 HELP = "write a trained model as ONNX, as a self-contained web page, or as a model card"
 #: The file each format writes, in RUN_DIR/export/ unless --out says otherwise.
-FILE_NAMES = {"onnx": "model.onnx", "html": "model.html", "card": "README.md"}
+FILE_NAMES: Mapping[str, str] = MappingProxyType(
+    {"onnx": "model.onnx", "html": "model.html", "card": "README.md"}
+)
 
 
 def add_parser(sub: Any) -> None:

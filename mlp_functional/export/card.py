@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -37,10 +38,9 @@ __all__ = ["HUB_DATASETS", "LICENSE", "model_card"]
 #: The license the card declares: the package's own (the user may change it).
 LICENSE = "mit"
 #: The Hugging Face Hub's names of the built-in datasets.
-HUB_DATASETS: Mapping[str, str] = {
-    "mnist": "ylecun/mnist",
-    "fashion-mnist": "zalando-datasets/fashion_mnist",
-}
+HUB_DATASETS: Mapping[str, str] = MappingProxyType(
+    {"mnist": "ylecun/mnist", "fashion-mnist": "zalando-datasets/fashion_mnist"}
+)
 
 
 def _yaml(value: Any) -> str:
