@@ -46,6 +46,9 @@ EXTRAS: Mapping[str, str] = MappingProxyType(
         "numba": "fast",
         "jax": "jax",
         "optax": "jax",
+        "onnx": "onnx",
+        "onnxruntime": "onnx",
+        "skl2onnx": "skl2onnx",
     }
 )
 

@@ -1,5 +1,5 @@
 """The ``mlp-functional`` command: train, evaluate, predict, fetch, report, serve, bench,
-migrate.
+migrate, export.
 
 Each subcommand lives in its own module with ``add_parser(subparsers)`` and
 ``run(args) -> int``; heavy imports happen inside ``run``, so ``--help`` is instant.
@@ -18,13 +18,13 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from . import bench, evaluate, fetch, migrate, predict, report, serve, train
+from . import bench, evaluate, export, fetch, migrate, predict, report, serve, train
 from .argtypes import positive_int
 from .errors import EXIT_INTERRUPTED, PROG, Parser, UsageError, fail
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (train, evaluate, predict, fetch, report, serve, bench, migrate)
+COMMANDS = (train, evaluate, predict, fetch, report, serve, bench, migrate, export)
 #: 128 + SIGPIPE: what a Unix tool killed by a closed pipe reports.
 EXIT_BROKEN_PIPE = 141
 
