@@ -45,11 +45,8 @@ __all__ = [
 def validation_loss(log: EpochLog) -> float:
     """The epoch's loss on the held-out examples (NaN without them).
 
-    >>> import math
     >>> from mlp_functional.engine.epochs import EpochLog
-    >>> log = EpochLog(epoch=1, loss=0.3, accuracy=0.9, val_loss=0.4, val_accuracy=0.85,
-    ...                learning_rate=0.1, seconds=1.0, steps=10)
-    >>> validation_loss(log)
+    >>> validation_loss(EpochLog(1, 0.3, 0.9, 0.4, 0.85, 0.1, 1.0, 10))
     0.4
     """
     return log.val_loss
@@ -58,11 +55,8 @@ def validation_loss(log: EpochLog) -> float:
 def training_loss(log: EpochLog) -> float:
     """The epoch's mean loss over its training batches.
 
-    >>> import math
     >>> from mlp_functional.engine.epochs import EpochLog
-    >>> log = EpochLog(epoch=1, loss=0.3, accuracy=0.9, val_loss=0.4, val_accuracy=0.85,
-    ...                learning_rate=0.1, seconds=1.0, steps=10)
-    >>> training_loss(log)
+    >>> training_loss(EpochLog(1, 0.3, 0.9, 0.4, 0.85, 0.1, 1.0, 10))
     0.3
     """
     return log.loss
@@ -72,11 +66,8 @@ def negated_validation_accuracy(log: EpochLog) -> float:
     """Minus the accuracy on the held-out examples: higher accuracy is lower here, and
     negation is exact, so ``tol`` compares as it would on the accuracy itself.
 
-    >>> import math
     >>> from mlp_functional.engine.epochs import EpochLog
-    >>> log = EpochLog(epoch=1, loss=0.3, accuracy=0.9, val_loss=0.4, val_accuracy=0.85,
-    ...                learning_rate=0.1, seconds=1.0, steps=10)
-    >>> negated_validation_accuracy(log)
+    >>> negated_validation_accuracy(EpochLog(1, 0.3, 0.9, 0.4, 0.85, 0.1, 1.0, 10))
     -0.85
     """
     return -log.val_accuracy
@@ -154,12 +145,9 @@ def watch(
       criterion: what counts as progress, and how long to wait for it.
       standing: where an earlier part of the same training left off (default: nowhere).
 
-    >>> import math
     >>> from mlp_functional.engine.epochs import EpochLog
-    >>> log = EpochLog(epoch=1, loss=0.3, accuracy=0.9, val_loss=0.4, val_accuracy=0.85,
-    ...                learning_rate=0.1, seconds=1.0, steps=10)
-    >>> stream = (("state", log._replace(val_loss=v)) for v in [0.4, 0.5, 0.6, 0.3])
-    >>> [s.stop for _, _, s in watch(stream, Criterion(validation_loss, patience=2))]
+    >>> logs = [EpochLog(1, 0.3, 0.9, v, 0.85, 0.1, 1.0, 10) for v in (0.4, 0.5, 0.6, 0.3)]
+    >>> [s.stop for _, _, s in watch(((None, log) for log in logs), Criterion(validation_loss, 2))]
     [False, False, True]
     """
     standing = Standing() if standing is None else standing
