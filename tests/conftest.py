@@ -1,10 +1,12 @@
-"""Shared fixtures: where the real MNIST files are, and a tiny synthetic dataset."""
+"""Shared fixtures: where the real MNIST files are, a tiny synthetic dataset, and the
+system Chromium for the pages' browser tests."""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -95,3 +97,45 @@ def run_dir(mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from _cli_util import trained_run
 
     return trained_run(tmp_path_factory.getbasetemp(), mnist_dir)
+
+
+# The system Chromium driven by Playwright, for the pages' tests (never a downloaded browser).
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _chromium() -> str:
+    """The system Chromium, or skip (locally) / fail (CI=true) saying how to get it."""
+    problem = None
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problem = "playwright is missing: pip install 'mlp-functional[browser]'"
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if problem is None and path is None:
+        problem = "no Chromium found: apt-get install chromium (never `playwright install`)"
+    if problem:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(problem)
+        pytest.skip(problem)
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 import pytest
-from test_serve_browser import CHROMIUM_ARGS, _chromium, trace, wait_for_answer
+from test_serve_browser import trace, wait_for_answer
 
 import mlp_functional as mf
 from mlp_functional.cli.main import main
@@ -36,17 +36,6 @@ def exported(mnist_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("page") / "model.html"
     assert main(["export", str(run_dir), "--format", "html", "--out", str(out)]) == 0
     return out
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = _chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ skips when Chromium or Playwright is missing; in CI (CI=true) it fails instead.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,46 +19,7 @@ from mlp_functional.serve.server import running
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "artifacts"
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 METRICS = {"train_accuracy": 0.97, "test_accuracy": 0.96, "epochs": 1, "train_seconds": 2.0}
-
-
-def _chromium() -> str:
-    """The system Chromium, or skip (locally) / fail (CI=true) saying how to get it."""
-    problem = None
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        problem = "playwright is missing: pip install 'mlp-functional[browser]'"
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if problem is None and path is None:
-        problem = "no Chromium found: apt-get install chromium (never `playwright install`)"
-    if problem:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(problem)
-        pytest.skip(problem)
-    assert path is not None
-    return path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = _chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
