@@ -28,7 +28,7 @@ typecheck: $(STAMP)
 # The laws run twice: with the compiled kernels (numba, from the dev extra) and forced to NumPy.
 pytest: $(STAMP)
 	$(BIN)/pytest -q
-	MLP_FUNCTIONAL_KERNELS=numpy $(BIN)/pytest -q tests/test_engines.py mlp_functional/fast
+	MLP_FUNCTIONAL_KERNELS=numpy $(BIN)/pytest -q tests/test_engines.py tests/test_weights.py mlp_functional/fast
 
 # A second `make demo` reuses the trained run instead of refusing to overwrite it.
 demo: $(STAMP)

@@ -63,11 +63,14 @@ Augment = Callable[[Key, Array], Array]
 
 
 class Tally(NamedTuple):
-    """Running figures of an epoch: summed loss, correct answers, examples seen."""
+    """Running figures of an epoch: summed loss, correct answers, examples seen, and the
+    total weight the loss is summed over (each batch's mean loss times its weight: its
+    size, or the sum of its ``sample_weight``)."""
 
     loss_sum: float = 0.0
     correct: int = 0
     seen: int = 0
+    weight: float = 0.0
 
 
 class EpochLog(NamedTuple):
@@ -115,6 +118,36 @@ class Regimen(NamedTuple):
     rows: Array | None = None
     label_smoothing: float = 0.0
     progress: Callable[[int], None] | None = None
+    sample_weight: Array | None = None
+
+
+def check_sample_weight(n: int, sample_weight: Any) -> Array | None:
+    """``sample_weight`` as a read-only float64 array of one finite weight >= 0 per example
+    (``None`` stays ``None``: every weight 1).
+
+    >>> check_sample_weight(3, [1, 2, 0]).tolist()
+    [1.0, 2.0, 0.0]
+    >>> check_sample_weight(2, [1, -1])
+    Traceback (most recent call last):
+    ...
+    ValueError: sample_weight must hold finite numbers >= 0, one per example; got values below 0
+    """
+    if sample_weight is None:
+        return None
+    weights = np.array(sample_weight, dtype=np.float64)
+    if weights.shape != (n,):
+        raise ValueError(
+            f"sample_weight must hold one weight per example: {n} expected, "
+            f"got shape {weights.shape}"
+        )
+    if not np.isfinite(weights).all():
+        raise ValueError("sample_weight must hold finite numbers >= 0; got NaN or infinity")
+    if (weights < 0).any():
+        raise ValueError(
+            "sample_weight must hold finite numbers >= 0, one per example; got values below 0"
+        )
+    weights.flags.writeable = False
+    return weights
 
 
 def regimen(
@@ -125,6 +158,7 @@ def regimen(
     rows: Any = None,
     label_smoothing: float = 0.0,
     progress: Callable[[int], None] | None = None,
+    sample_weight: Any = None,
 ) -> Regimen:
     """Check an epoch's settings for data of ``n`` examples; each error says how to fix it.
 
@@ -142,7 +176,13 @@ def regimen(
         if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= n):
             raise ValueError(f"rows must index the {n} examples of x, got values outside [0, {n})")
     return Regimen(
-        batch_size, check_rate(dropout), augment, rows, check_smoothing(label_smoothing), progress
+        batch_size,
+        check_rate(dropout),
+        augment,
+        rows,
+        check_smoothing(label_smoothing),
+        progress,
+        check_sample_weight(n, sample_weight),
     )
 
 
@@ -191,7 +231,7 @@ def epoch_log(
     >>> x, y = np.random.default_rng(0).random((10, 3)), np.arange(10) % 2
     >>> s = mf.init_state(mf.key(0), mf.init(mf.key(1), [3, 2]), mf.sgd(0.1))
     >>> after, _ = mf.train_epoch(s, x, y, batch_size=4)
-    >>> log = epoch_log(s, after, Tally(6.0, 7, 10), regimen(10, 4), 10, time.perf_counter())
+    >>> log = epoch_log(s, after, Tally(6.0, 7, 10, 10), regimen(10, 4), 10, time.perf_counter())
     >>> log.epoch, log.steps, log.loss, log.accuracy
     (1, 3, 0.6, 0.7)
     """
@@ -199,7 +239,7 @@ def epoch_log(
     seen = max(tally.seen, 1)
     return EpochLog(
         epoch=after.step // per_epoch,
-        loss=tally.loss_sum / seen,
+        loss=tally.loss_sum / (tally.weight or 1),
         accuracy=tally.correct / seen,
         val_loss=math.nan,
         val_accuracy=math.nan,
@@ -231,7 +271,7 @@ def epoch_keys(key: Key) -> EpochKeys:
 def minibatches(x: Array, y: Array, keys: EpochKeys, plan: Regimen, dtype: Any) -> Iterator[Batch]:
     """The epoch's batches as the textbook engine trains on them: checked ``x`` (uint8
     images or floats) made float features of ``dtype`` a batch at a time, augmented when
-    the regimen says so.
+    the regimen says so, with their rows' ``sample_weight`` in ``dtype`` when it has them.
 
     >>> import mlp_functional as mf
     >>> keys = epoch_keys(mf.key(0))
@@ -244,8 +284,9 @@ def minibatches(x: Array, y: Array, keys: EpochKeys, plan: Regimen, dtype: Any) 
         features = to_features(rows, dtype)
         return features if plan.augment is None else np.asarray(plan.augment(key, features))
 
+    weights = None if plan.sample_weight is None else plan.sample_weight.astype(dtype)
     batches = textbook.minibatches(
-        keys, as_rows(x), y, plan.batch_size, plan.dropout, prepare, plan.rows
+        keys, as_rows(x), y, plan.batch_size, plan.dropout, prepare, plan.rows, weights
     )
     return map(read_only, batches)
 
@@ -286,25 +327,33 @@ def textbook_epoch(
     >>> import mlp_functional as mf
     >>> x, y = np.random.default_rng(0).random((10, 3)), np.arange(10) % 2
     >>> s = mf.init_state(mf.key(0), mf.init(mf.key(1), [3, 2]), mf.sgd(0.1))
-    >>> state, (loss_sum, correct, seen) = textbook_epoch(s, x, y, regimen(10, 4))
+    >>> state, (loss_sum, correct, seen, weight) = textbook_epoch(s, x, y, regimen(10, 4))
     >>> state.step, seen
     (3, 10)
     """
-    figures: list[Any] = [0.0, 0, 0]
+    figures: list[Any] = [0.0, 0, 0, 0]
     step = [state.step]
+    batch_weights: list[Any] = [None]  # of the batch being trained on (report sees its labels)
+
+    def noted(batch: Batch) -> Batch:
+        batch_weights[0] = batch.weights
+        return batch
 
     def report(loss: float, logits: Array, labels: Array) -> None:
         if not math.isfinite(loss):
             raise Diverged(step[0], loss)
-        figures[0] += loss * len(labels)
+        weights = batch_weights[0]
+        weight = len(labels) if weights is None else float(weights.sum())
+        figures[0] += loss * weight
         figures[1] += int(np.count_nonzero(logits.argmax(axis=1) == labels))
         figures[2] += len(labels)
+        figures[3] += weight
         step[0] += 1
         if plan.progress is not None:
             plan.progress(len(labels))
 
     keys = epoch_keys(state.key)
-    batches = minibatches(x, y, keys, plan, state.params.dtype)
+    batches = map(noted, minibatches(x, y, keys, plan, state.params.dtype))
     step_once = textbook.train_step(
         dropout=plan.dropout, label_smoothing=plan.label_smoothing, report=report
     )

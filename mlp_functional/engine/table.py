@@ -67,7 +67,8 @@ class Engine(NamedTuple):
     """One engine's functions; inputs arrive checked, ``x`` as uint8 images or floats.
 
     Attributes:
-      run_epoch: ``(state, x, labels, regimen, limit) -> (state, (loss_sum, correct, seen))``,
+      run_epoch: ``(state, x, labels, regimen, limit) -> (state, (loss_sum, correct, seen,
+        weight))``,
         the epoch's first ``limit`` steps (all with ``None``).
       evaluate: ``(params, x, labels, batch_size) -> (mean loss, accuracy)``.
       log_probs: ``(params, x, batch_size) -> log_softmax(forward(params, x))``.
@@ -149,8 +150,10 @@ def train_epoch(
         hidden layer), ``augment`` (``(key, features) -> features`` on each float batch,
         see :mod:`mlp_functional.augment`), ``rows`` (train on these row indices of
         ``x`` only, without copying them), ``label_smoothing`` (train towards
-        ``(1 - s) onehot(y) + s / classes``) and ``progress`` (called with each batch's
-        size as its step runs, for progress bars; the result does not depend on it).
+        ``(1 - s) onehot(y) + s / classes``), ``progress`` (called with each batch's
+        size as its step runs, for progress bars; the result does not depend on it) and
+        ``sample_weight`` (one weight >= 0 per example of ``x``: each batch's loss is
+        ``sum w_i loss_i / sum w_i``; the log's loss is weighted the same way).
       engine: ``"auto"``, ``"fast"`` or ``"textbook"``.
 
     Returns:

@@ -31,8 +31,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..engine.api import forward, get_activation, init, key, log_softmax, split, tree_map
 from ..engine.checks import NotNormalisedWarning
@@ -45,6 +46,7 @@ from ..textbook.optimizers import Optimizer
 from ..textbook.params import Params
 from ..textbook.random import Key, generator
 from ..textbook.train import TrainState, init_state
+from .callbacks import CallbackSupport, EpochHooks, fit_context, with_callbacks
 from .settings import Hyperparameters, check_settings
 
 __all__ = ["MLPClassifier"]
@@ -107,7 +109,7 @@ def _structure(tree: Any) -> Any:
     return type(tree).__name__
 
 
-class MLPClassifier(ClassifierMixin, BaseEstimator):
+class MLPClassifier(CallbackSupport, ClassifierMixin, BaseEstimator):
     """A multilayer perceptron classifier trained by mlp_functional's engine.
 
     Parameters keep scikit-learn's names where ``sklearn.neural_network.MLPClassifier``
@@ -122,7 +124,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         of the ``max_iter`` epochs, turned into steps by the runs' one warm-up rule
         (rounded to the nearest whole step, at least one, fewer than all); before, it was
         5% of the steps rounded down, which can differ by one step.
-      learning_rate_init: the (peak) learning rate.
+      learning_rate_init: the (peak) learning rate. On small tables, where
+        ``batch_size="auto"`` makes one step per epoch, 0.003 does better than the
+        default (iris: 2 points; see BENCHMARKS.md, "Small tables").
       batch_size: examples per step; ``"auto"`` is ``min(200, n_samples)``.
       max_iter: epochs (passes over the data) at most.
       alpha: L2 penalty: every step adds ``alpha * p`` to the gradient of every
@@ -132,6 +136,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
       weight_decay: AdamW's decoupled decay (``adamw`` only).
       dropout: inverted-dropout rate on every hidden layer while training.
       label_smoothing: train towards ``(1 - s) onehot(y) + s / n_classes``.
+      class_weight: ``None``, ``"balanced"`` (``n_samples / (n_classes * count(class))``
+        over the ``y`` given to ``fit``, as ``sklearn.utils.class_weight.compute_class_weight``
+        computes it) or a dict ``{label: weight}`` (labels left out weigh 1). Each example's
+        loss is multiplied by its class's weight (times its ``sample_weight``); every
+        batch's loss is ``sum w_i loss_i / sum w_i``. ``"balanced"`` needs the whole
+        training set, so ``partial_fit`` refuses it (pass a dict).
       early_stopping: hold out ``validation_fraction`` of the data (stratified), stop when
         its accuracy has not improved by ``tol`` for more than ``n_iter_no_change`` epochs,
         and keep the best epoch's model. Without it, training stops when the training
@@ -139,7 +149,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
       random_state: seed of the explicit key behind initialisation, shuffling, dropout
         and the validation split; ``None`` draws a fresh seed at every fit, and a NumPy
         ``RandomState`` or ``Generator`` gives one seed drawn from it at every fit.
-      warm_start: ``fit`` continues from the fitted model and its optimizer state.
+      warm_start: ``fit`` continues from the fitted model, its optimizer state (with its
+        step count) and its random key: with the ``constant`` schedule, ``fit`` with
+        ``max_iter=a`` then ``max_iter=b`` gives exactly the parameters of one fit of
+        ``a + b`` epochs (when neither stops early). A decaying schedule is built anew
+        by each ``fit`` over its own ``max_iter`` epochs but read at the continued step
+        count, so the second fit starts part-way down (or past the end of) its own
+        schedule: fit once with the whole ``max_iter`` to follow one schedule.
       verbose: log a line per epoch to the ``mlp_functional.estimator.classifier`` logger
         (``logging.basicConfig(level=logging.INFO)`` shows them).
 
@@ -151,6 +167,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         best, with ``early_stopping`` (else ``None``). ``best_loss_``: lowest training
         loss without ``early_stopping`` (else ``None``).
       n_iter_: epochs run.
+      history_: one dict per epoch run (over ``fit``, warm starts and ``partial_fit``):
+        ``epoch``, ``loss`` (the training loss, as in ``loss_curve_``) and, with
+        ``early_stopping``, ``val_loss`` and ``val_accuracy`` on the held-out examples
+        (unweighted mean cross-entropy and accuracy, measured after the epoch).
+
+    Callbacks: where scikit-learn has them (1.9 and later), ``set_callbacks`` takes
+    scikit-learn's callbacks (``ProgressBar``, ``ScoringMonitor``...); each epoch of
+    ``fit`` is a task whose end may stop training (see :mod:`.callbacks`).
     """
 
     # Set by fit (annotations only: an unfitted estimator has none of them).
@@ -161,6 +185,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     validation_scores_: list[float] | None
     best_validation_score_: float | None
     best_loss_: float | None
+    history_: list[dict[str, float]]
     _no_improvement_count: int
     _opt_state: Any
     _key: Key | None
@@ -184,6 +209,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         weight_decay: float = 0.01,
         dropout: float = 0.0,
         label_smoothing: float = 0.0,
+        class_weight: Any = None,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
@@ -208,6 +234,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.dropout = dropout
         self.label_smoothing = label_smoothing
+        self.class_weight = class_weight
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -218,11 +245,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     # ---- training ----------------------------------------------------------------------
 
-    def fit(self, X: Any, y: Any) -> MLPClassifier:
+    @with_callbacks
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPClassifier:
         """Train on ``(X, y)`` for up to ``max_iter`` epochs; returns ``self``.
 
         With ``warm_start`` and a fitted model, training continues from it (same
-        architecture and classes required).
+        architecture and classes required). ``sample_weight``: one weight >= 0 per
+        example, multiplying its loss (and its ``class_weight``).
         """
         warm = bool(self.warm_start) and hasattr(self, "params_")
         X, y = validate_data(self, X, y, dtype=FLOAT_DTYPES)
@@ -236,6 +265,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = classes
         settings = check_settings(self.get_params(), len(X))
         labels = np.searchsorted(self.classes_, y)
+        weights = self._example_weights(X, labels, sample_weight, incremental=False)
         rows, validation = None, None
         seed_key = _key_from(self.random_state)
         if settings.early_stopping:
@@ -250,16 +280,22 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         elif settings.early_stopping and self.validation_scores_ is None:
             self.validation_scores_, self.best_validation_score_ = [], -math.inf
         self._no_improvement_count = 0  # each fit has its own patience
-        regimen = training.regimen._replace(rows=rows)
-        self._train(state, X, labels, settings, regimen, validation, incremental=False)
+        regimen = training.regimen._replace(rows=rows, sample_weight=weights)
+        hooks = EpochHooks.of(fit_context(self, settings.training.epochs), self, X, y, weights)
+        self._train(state, X, labels, settings, regimen, validation, incremental=False, hooks=hooks)
+        if hooks is not None:
+            hooks.finish()
         return self
 
-    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
+    def partial_fit(
+        self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None
+    ) -> MLPClassifier:
         """One epoch over ``(X, y)``, continuing from the model so far; returns ``self``.
 
         Args:
           X, y: a chunk of the training data.
           classes: every label the model will ever see; required on the first call.
+          sample_weight: one weight >= 0 per example of the chunk (see :meth:`fit`).
         """
         first = not hasattr(self, "params_")
         if first and classes is None:
@@ -289,8 +325,40 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if first:
             self._reset_history(settings)
         labels = np.searchsorted(self.classes_, y)
-        self._train(state, X, labels, settings, training.regimen, None, incremental=True)
+        weights = self._example_weights(X, labels, sample_weight, incremental=True)
+        regimen = training.regimen._replace(sample_weight=weights)
+        self._train(state, X, labels, settings, regimen, None, incremental=True)
         return self
+
+    def _example_weights(
+        self, x: Array, labels: Array, sample_weight: Any, *, incremental: bool
+    ) -> Array | None:
+        """Each example's loss weight: its ``sample_weight`` times its class's weight;
+        ``None`` when neither is given (every weight 1)."""
+        class_weight = self.class_weight
+        if sample_weight is None and class_weight is None:
+            return None
+        weights = np.ones(len(x))
+        if sample_weight is not None:
+            weights = _check_sample_weight(
+                sample_weight, x, dtype=np.float64, ensure_non_negative=True
+            )
+        if class_weight is None:
+            return weights
+        if incremental and isinstance(class_weight, str) and class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' needs the whole training set, which partial_fit "
+                "never sees; pass class_weight as a dict {label: weight}, or use fit"
+            )
+        if not (isinstance(class_weight, dict) or class_weight == "balanced"):
+            raise ValueError(
+                "class_weight must be None, 'balanced' or a dict {label: weight}, "
+                f"got class_weight={class_weight!r}"
+            )
+        per_class = compute_class_weight(
+            class_weight, classes=self.classes_, y=self.classes_[labels]
+        )
+        return weights * per_class[labels]
 
     def _split(
         self, x: Array, labels: Array, settings: Hyperparameters, split_key: Key
@@ -346,6 +414,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def _reset_history(self, settings: Hyperparameters) -> None:
         self.n_iter_ = 0
         self.loss_curve_ = []
+        self.history_ = []
         self._no_improvement_count = 0
         if settings.early_stopping:
             self.validation_scores_ = []
@@ -366,10 +435,14 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         validation: tuple[Array, Array] | None,
         *,
         incremental: bool,
+        hooks: EpochHooks | None = None,
     ) -> None:
-        """Run the epochs, keep the history, stop as scikit-learn's MLPClassifier does."""
+        """Run the epochs, keep the history, stop as scikit-learn's MLPClassifier does
+        (or when a callback asks to)."""
         best_params = None
         standing = before = self._standing(settings)
+        if not hasattr(self, "history_"):  # a model pickled before history_ existed
+            self.history_ = []
         with _engine_quiet():
             try:
                 epochs = fit(
@@ -381,14 +454,24 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                     **regimen._asdict(),
                 )
                 criterion = self._criterion(settings, incremental)
+                last_epoch = before.epoch + (1 if incremental else settings.training.epochs)
+                if hooks is not None:
+                    hooks.begin()
                 for state, log, standing in watch(epochs, criterion, before):
                     self.n_iter_ = standing.epoch
                     self.loss_curve_.append(log.loss)
+                    self.history_.append(self._history_entry(log, standing, settings))
                     if self.verbose:
                         self._log(log)
                     self._record(log, standing, settings)
                     if settings.early_stopping and standing.best_epoch == standing.epoch:
                         best_params = state.params
+                    if hooks is not None:
+                        if hooks.end(state.params, standing.epoch):
+                            standing = standing._replace(stop=True)
+                            break
+                        if not standing.stop and standing.epoch < last_epoch:
+                            hooks.begin()
             except DivergenceError as e:
                 raise ValueError(
                     f"training diverged in epoch {self.n_iter_ + 1} (loss is {e.loss}); "
@@ -404,6 +487,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
+
+    @staticmethod
+    def _history_entry(
+        log: EpochLog, standing: Standing, settings: Hyperparameters
+    ) -> dict[str, float]:
+        entry = {"epoch": standing.epoch, "loss": log.loss}
+        if settings.early_stopping:
+            entry.update(val_loss=log.val_loss, val_accuracy=log.val_accuracy)
+        return entry
 
     @staticmethod
     def _criterion(settings: Hyperparameters, incremental: bool) -> Criterion:

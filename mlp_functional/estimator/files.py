@@ -77,6 +77,7 @@ def _description(model: Any) -> dict[str, Any]:
         "best_validation_score": model.best_validation_score_,
         "best_loss": model.best_loss_,
         "n_iter": int(model.n_iter_),
+        "history": _plain(getattr(model, "history_", None)),
     }
 
 
@@ -161,6 +162,8 @@ def load_classifier(path: str | os.PathLike[str], cls: type[Classifier]) -> Clas
         "best_validation_score_": part.get("best_validation_score"),
         "best_loss_": part.get("best_loss"),
         "n_iter_": int(history[2]),
+        "history_": part.get("history")
+        or [{"epoch": i + 1, "loss": float(v)} for i, v in enumerate(history[0])],
         "_opt_state": None,
         "_key": None,
         "_no_improvement_count": 0,

@@ -89,9 +89,11 @@ def activation_backward(delta, z, a, kind, bias_grad):
 
 
 @_jit
-def softmax_cross_entropy(logits, labels, smoothing, predicted, bias_grad):
-    """Sum of the rows' losses; ``logits`` becomes ``dL/dz = (softmax(z) - q) / N``.
+def softmax_cross_entropy(logits, labels, smoothing, predicted, bias_grad, weights):
+    """Sum of the rows' losses, each times its weight; ``logits`` becomes
+    ``dL/dz = w (softmax(z) - q) / sum(w)``.
 
+    ``weights`` holds one per row, or none (an empty array: every weight 1, ``sum(w) = N``).
     ``predicted`` receives each row's argmax and ``bias_grad`` the column sums of
     ``dL/dz``, the last layer's bias gradient.
     """
@@ -99,7 +101,15 @@ def softmax_cross_entropy(logits, labels, smoothing, predicted, bias_grad):
     dtype = logits.dtype.type
     keep = dtype(1.0 - smoothing)
     spread = dtype(smoothing / classes)
-    inv_n = dtype(1.0 / n)
+    weighted = weights.shape[0] > 0
+    total_weight = float(n)
+    if weighted:
+        total_weight = 0.0
+        for r in range(n):
+            total_weight += weights[r]
+        if total_weight == 0.0:
+            total_weight = 1.0  # a batch of weight 0: loss and gradient 0
+    inv_n = dtype(1.0 / total_weight)
     total = 0.0
     bias_grad[:] = 0
     for r in range(n):
@@ -121,11 +131,16 @@ def softmax_cross_entropy(logits, labels, smoothing, predicted, bias_grad):
             e = math.exp(e)
             row[c] = e
             sums += e
-        total += math.log(sums) - ((1.0 - smoothing) * target + smoothing * mean / classes)
+        loss = math.log(sums) - ((1.0 - smoothing) * target + smoothing * mean / classes)
+        scale = inv_n
+        if weighted:
+            scale = inv_n * weights[r]
+            loss = loss * weights[r]
+        total += loss
         inv = dtype(1.0) / sums
         for c in range(classes):
             q = keep if c == labels[r] else dtype(0.0)
-            g = (row[c] * inv - q - spread) * inv_n
+            g = (row[c] * inv - q - spread) * scale
             row[c] = g
             bias_grad[c] += g
     return total
@@ -204,7 +219,8 @@ def warm_up(dtype: Any = np.float32) -> None:
     labels, predicted = np.zeros(2, np.int64), np.zeros(2, np.int64)
     bias_activation(z, b, RELU, a)
     activation_backward(z, z, a, RELU, b)
-    softmax_cross_entropy(z, labels, 0.0, predicted, b)
+    softmax_cross_entropy(z, labels, 0.0, predicted, b, np.zeros(0, dtype))
+    softmax_cross_entropy(z, labels, 0.0, predicted, b, np.ones(2, dtype))
     gather_features(np.zeros((2, 3), np.uint8), labels, dtype(255.0), a)
     p = np.zeros(4, dtype)
     one = dtype(1.0)

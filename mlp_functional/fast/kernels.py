@@ -107,31 +107,41 @@ def propagate(
     raise AssertionError("params has no layers")
 
 
-def softmax_cross_entropy(logits: Array, labels: Array, smoothing: float = 0.0) -> float:
-    """The mean loss; ``logits`` is overwritten with ``dL/dz = (softmax(z) - q) / N``.
+def softmax_cross_entropy(
+    logits: Array, labels: Array, smoothing: float = 0.0, weights: Array | None = None
+) -> float:
+    """The (weighted) mean loss; ``logits`` is overwritten with
+    ``dL/dz = w (softmax(z) - q) / sum(w)`` (``w`` all 1 without ``weights``).
 
     The gradient reuses the exponentials the loss needed, so the logits are read once.
 
     >>> z = np.array([[0.0, 0.0]])
     >>> round(softmax_cross_entropy(z, np.array([1])), 4), z.tolist()
     (0.6931, [[0.5, -0.5]])
+    >>> z = np.array([[0.0, 0.0], [0.0, 5.0]])
+    >>> round(softmax_cross_entropy(z, np.array([1, 1]), 0.0, np.array([1.0, 0.0])), 4)
+    0.6931
     """
     n, classes = logits.shape
     rows = np.arange(n)
     e = logits
     e -= logits.max(axis=1, keepdims=True)
-    target = e[rows, labels].sum()
+    target = e[rows, labels]
     if smoothing:
-        target = (1 - smoothing) * target + smoothing * e.sum() / classes
+        target = (1 - smoothing) * target + smoothing * e.sum(axis=1) / classes
     np.exp(e, out=e)
     sums = e.sum(axis=1, keepdims=True)
-    mean_loss = float(np.log(sums).sum() - target) / n
+    losses = np.log(sums[:, 0]) - target
     e /= sums
     e[rows, labels] -= 1 - smoothing
     if smoothing:
         e -= e.dtype.type(smoothing / classes)
-    e *= e.dtype.type(1.0 / n)
-    return mean_loss
+    if weights is None:
+        e *= e.dtype.type(1.0 / n)
+        return float(losses.sum()) / n
+    total = float(weights.sum()) or 1.0
+    e *= (weights * e.dtype.type(1.0 / total))[:, None]
+    return float((weights * losses).sum()) / total
 
 
 def backprop(
@@ -144,10 +154,12 @@ def backprop(
     smoothing: float = 0.0,
     ready: Ready | None = None,
     first_blocks: int = 1,
+    weights: Array | None = None,
 ) -> tuple[float, Array]:
     """Loss on a batch of float features; gradients written into the arrays of ``grads``.
 
-    Returns the mean loss and the logits' argmax (for the running accuracy).
+    Returns the mean loss (weighted by ``weights``, one per example, when given) and the
+    logits' argmax (for the running accuracy).
     ``ready(l)``, when given, is called as soon as layer ``l``'s gradients are written
     and its weights are no longer needed (from the last layer down). With the compiled
     kernels and ``first_blocks > 1``, the first layer's weight gradient is computed in
@@ -157,11 +169,11 @@ def backprop(
     kernels = backend.compiled()
     if kernels is not None:
         return _compiled_backprop(
-            kernels, params, x, y, grads, space, masks, smoothing, ready, first_blocks
+            kernels, params, x, y, grads, space, masks, smoothing, ready, first_blocks, weights
         )
     trace = propagate(params, x, space.z, masks)
     predicted = trace.logits.argmax(axis=1)
-    mean_loss = softmax_cross_entropy(trace.logits, y, smoothing)
+    mean_loss = softmax_cross_entropy(trace.logits, y, smoothing, weights)
     derivative = params.activation.derivative
 
     def bias_gradient(i: int, delta: Array) -> None:
@@ -224,6 +236,7 @@ def _compiled_backprop(
     smoothing: float,
     ready: Ready | None,
     first_blocks: int,
+    weights: Array | None,
 ) -> tuple[float, Array]:
     """:func:`backprop` with the elementwise work in compiled kernels: bias and
     activation in one pass, softmax-cross-entropy with argmax and the last bias
@@ -233,8 +246,9 @@ def _compiled_backprop(
     trace = propagate(params, x, space.z, masks, space.hidden)
     predicted = space.predicted[:n]
     last = len(params.layers) - 1
+    row_weights = np.zeros(0, x.dtype) if weights is None else weights
     loss_sum = kernels.softmax_cross_entropy(
-        trace.logits, y, float(smoothing), predicted, grads.layers[last].b
+        trace.logits, y, float(smoothing), predicted, grads.layers[last].b, row_weights
     )
 
     def times_derivative(i: int, delta: Array) -> None:  # the bias gradient comes with it
@@ -251,4 +265,6 @@ def _compiled_backprop(
         lambda i, delta: None,
         times_derivative,
     )
-    return loss_sum / n, predicted
+    if weights is None:
+        return loss_sum / n, predicted
+    return loss_sum / (float(weights.sum()) or 1.0), predicted

@@ -12,7 +12,7 @@ back read-only when it ends, so the boundary stays pure.
 >>> x = np.random.default_rng(0).random((64, 2))
 >>> y = (x[:, 0] > x[:, 1]).astype(np.int64)
 >>> state = mf.init_state(mf.key(0), mf.init(mf.key(1), [2, 16, 2]), mf.adam(0.05))
->>> state, (loss_sum, correct, seen) = run_epoch(state, x, y, regimen(64, batch_size=16))
+>>> state, (loss_sum, correct, seen, weight) = run_epoch(state, x, y, regimen(64, batch_size=16))
 >>> state.step, seen
 (4, 64)
 """
@@ -40,12 +40,14 @@ from .state import FastState, buffer_views, from_fast, rule_chain, to_fast
 __all__ = ["Diverged", "Tally", "optimizer_step", "run_epoch"]
 
 Array = np.ndarray
-Batch = tuple[Array, Array, tuple[Array, ...] | None]
-Tally = tuple[float, int, int]
-"""An epoch's running figures: summed loss, correct answers, examples seen."""
+Batch = tuple[Array, Array, tuple[Array, ...] | None, Array | None]
+Tally = tuple[float, int, int, float]
+"""An epoch's running figures: summed loss, correct answers, examples seen, and the weight
+the loss is summed over (``mlp_functional.engine.epochs.Tally``)."""
 Plan = Any
 """The engine's checked settings of an epoch (``mlp_functional.engine.epochs.Regimen``):
-``batch_size``, ``dropout``, ``augment``, ``rows``, ``label_smoothing``, ``progress``."""
+``batch_size``, ``dropout``, ``augment``, ``rows``, ``label_smoothing``, ``progress``,
+``sample_weight``."""
 
 
 # A signal from an epoch to the engine, which raises the DivergenceError users see.
@@ -68,12 +70,14 @@ def _batches(
     keys: tuple[Key, Key],
     params: Params,
 ) -> Iterator[Batch]:
-    """The textbook's minibatches, gathered and converted into buffers kept across steps."""
+    """The textbook's minibatches, gathered and converted into buffers kept across steps,
+    with their rows' ``sample_weight`` in the parameters' dtype (``None`` without)."""
     rows = as_rows(x)
     n_batches = math.ceil(len(order) / plan.batch_size)
     dropout_keys = split(keys[0], n_batches) if plan.dropout else ()
     augment_keys = split(keys[1], n_batches) if plan.augment else ()
     dtype, widths = params.dtype, params.sizes[1:-1]
+    weights = None if plan.sample_weight is None else plan.sample_weight.astype(dtype)
     features = np.empty((plan.batch_size, rows.shape[1]), dtype)
     direct = rows.dtype == features.dtype  # gather straight into the features buffer
     kernels = backend.compiled()
@@ -95,7 +99,7 @@ def _batches(
         masks = None
         if plan.dropout:
             masks = dropout_masks(dropout_keys[i], n, widths, plan.dropout, dtype)
-        yield xb, y[idx], masks
+        yield xb, y[idx], masks, None if weights is None else weights[idx]
 
 
 def compile_step(chain: list[tuple[Any, Any]]) -> Callable[..., None]:
@@ -137,31 +141,35 @@ def _train(
     live: Params = unravel(p, state.params)
     grads = buffer_views(g, state.params)
     space: Workspace | None = None
-    loss_sum, correct_sum, seen = 0.0, 0, 0
+    loss_sum, correct_sum, seen, weight_sum = 0.0, 0, 0, 0.0
     count = state.step
     overlap = overlap_for(chain, state.params, p, g, slots, batch_size)
     try:
-        for xb, yb, masks in batches:
+        for xb, yb, masks, wb in batches:
             if space is None:
                 space = workspace(state.params, len(xb))
             if overlap is not None:  # the update runs beside back propagation
                 overlap.wait()
                 ready = overlap.begin()
                 loss, predicted = backprop(
-                    live, xb, yb, grads, space, masks, smoothing, ready, overlap.blocks
+                    live, xb, yb, grads, space, masks, smoothing, ready, overlap.blocks, wb
                 )
             else:
-                loss, predicted = backprop(live, xb, yb, grads, space, masks, smoothing)
+                loss, predicted = backprop(
+                    live, xb, yb, grads, space, masks, smoothing, None, 1, wb
+                )
             if not math.isfinite(loss):
                 raise Diverged(count, loss)
             if overlap is None:
                 step(p, g, slots, scratch)
             count += 1
             correct = int(np.count_nonzero(predicted == yb))
-            loss_sum, correct_sum, seen = (
-                loss_sum + loss * len(yb),
+            weight = len(yb) if wb is None else float(wb.sum())
+            loss_sum, correct_sum, seen, weight_sum = (
+                loss_sum + loss * weight,
                 correct_sum + correct,
                 seen + len(yb),
+                weight_sum + weight,
             )
             if progress is not None:
                 progress(len(yb))
@@ -175,7 +183,7 @@ def _train(
     new = FastState(
         p, tuple(s._replace(values=tuple(v)) for s, v in zip(fast.slots, slots, strict=True))
     )
-    return from_fast(new, state), (loss_sum, correct_sum, seen)
+    return from_fast(new, state), (loss_sum, correct_sum, seen, weight_sum)
 
 
 def run_epoch(

@@ -2,7 +2,7 @@
 
 With ``delta_l = dL/dz_l`` the chain rule runs from the loss back to the input::
 
-    delta_L = (softmax(z_L) - q) / N
+    delta_L = w (softmax(z_L) - q) / sum(w)          (per-example weights w, 1 by default)
     dL/dw_l = a_{l-1}.T @ delta_l                  dL/db_l = sum_i delta_l[i]
     delta_{l-1} = (delta_l @ w_l.T) * mask_{l-1} * f'(z_{l-1})
 
@@ -51,9 +51,10 @@ def backward(params: Params, trace: Trace, delta: np.ndarray, masks: Sequence | 
     return Params(tuple(grads), params.activation)
 
 
-def trace_loss_and_grad(params: Params, x, y, masks=None, label_smoothing=0.0) -> tuple:
+def trace_loss_and_grad(params: Params, x, y, masks=None, label_smoothing=0.0, weights=None):
     """The loss, the forward :class:`Trace` and the gradients of one batch, with dropout
-    ``masks``: forward, the loss, then :func:`backward` from ``(softmax(z_L) - q) / N``.
+    ``masks`` and per-example loss ``weights``: forward, the loss, then :func:`backward`
+    from ``w (softmax(z_L) - q) / sum(w)``.
 
     >>> from mlp_functional.textbook.activations import relu
     >>> from mlp_functional.textbook.params import init
@@ -64,8 +65,9 @@ def trace_loss_and_grad(params: Params, x, y, masks=None, label_smoothing=0.0) -
     (0.6931, [[0.0, 0.0]], [-0.5, 0.5])
     """
     t = propagate(params, x, masks)
-    delta = cross_entropy_grad(t.logits, y, label_smoothing)
-    return cross_entropy(t.logits, y, label_smoothing), t, backward(params, t, delta, masks)
+    delta = cross_entropy_grad(t.logits, y, label_smoothing, weights)
+    value = cross_entropy(t.logits, y, label_smoothing, weights)
+    return value, t, backward(params, t, delta, masks)
 
 
 def loss_and_grad(params: Params, x, y, label_smoothing=0.0) -> tuple[float, Params]:

@@ -4,8 +4,11 @@ With ``m = max_k z_k`` (which changes nothing but keeps ``exp`` from overflowing
 
     logsumexp(z) = m + log(sum_k exp(z_k - m))       log_softmax(z) = z - logsumexp(z)
     q = (1 - s) onehot(y) + s / K                    (label smoothing s over K classes)
-    cross_entropy(z, y) = mean_i(-sum_k q_ik log_softmax(z_i)_k)
-    d cross_entropy / d z_i = (softmax(z_i) - q_i) / N
+    cross_entropy(z, y) = sum_i w_i (-sum_k q_ik log_softmax(z_i)_k) / sum_i w_i
+    d cross_entropy / d z_i = w_i (softmax(z_i) - q_i) / sum_i w_i
+
+(per-example weights ``w``, all 1 by default: the plain mean over the batch, ``sum w = N``.
+A batch whose weights are all 0 has loss and gradient 0.)
 
 >>> import numpy as np
 >>> softmax(np.array([[1e4, 0.0, -1e4]])).round(3).tolist()
@@ -60,25 +63,28 @@ def targets(labels: np.ndarray, classes: int, label_smoothing: float, dtype: Any
     return np.eye(classes, dtype=dtype)[labels] * (1 - s) + s / classes
 
 
-def cross_entropy(z: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0) -> float:
-    """The mean over the batch of ``-sum_k q_k log softmax(z)_k``.
+def cross_entropy(z: np.ndarray, labels, label_smoothing=0.0, weights=None) -> float:
+    """The weighted mean over the batch of ``-sum_k q_k log softmax(z)_k``.
 
     >>> round(cross_entropy(np.array([[2.0, 0.0]]), np.array([0])), 4)  # log(1 + e**-2)
     0.1269
+    >>> cross_entropy(np.array([[0.0, 9.0], [9.0, 0.0]]), np.array([1, 1]), 0, np.array([1, 0]))
+    0.0
     """
-    q = targets(labels, z.shape[-1], label_smoothing, z.dtype)
-    return float(-(q * log_softmax(z)).sum(axis=-1).mean())
+    w = np.ones(len(z), z.dtype) if weights is None else weights
+    losses = -(targets(labels, z.shape[-1], label_smoothing, z.dtype) * log_softmax(z)).sum(-1)
+    return float((w * losses).sum() / (w.sum() or 1))
 
 
-def cross_entropy_grad(
-    z: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0
-) -> np.ndarray:
-    """``(softmax(z) - q) / N``: where back propagation starts.
+def cross_entropy_grad(z: np.ndarray, labels, label_smoothing=0.0, weights=None) -> np.ndarray:
+    """``w (softmax(z) - q) / sum(w)``: where back propagation starts.
 
     >>> cross_entropy_grad(np.array([[0.0, 0.0]]), np.array([1])).tolist()
     [[0.5, -0.5]]
     """
-    return (softmax(z) - targets(labels, z.shape[-1], label_smoothing, z.dtype)) / len(z)
+    w = np.ones((len(z), 1), z.dtype) if weights is None else weights[:, None]
+    q = targets(labels, z.shape[-1], label_smoothing, z.dtype)
+    return (softmax(z) - q) * w / (w.sum() or 1)
 
 
 def loss(params: Params, x: np.ndarray, y: np.ndarray, label_smoothing: float = 0.0) -> float:

@@ -225,6 +225,16 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Opti
     return made_by(scale_by_adam, init, update, b1=b1, b2=b2, eps=eps)
 
 
+def plus_scaled_params(rule: Callable, rate: float) -> Optimizer:
+    """``u <- u + rate p``, made by ``rule``: what :func:`add_l2` and
+    :func:`add_decayed_weights` both do (they differ in where a chain puts them).
+
+    >>> plus_scaled_params(add_l2, 0.5).hyper["rate"]
+    0.5
+    """
+    return stateless(rule, lambda u, p: tree_map(lambda u, p: u + rate * p, u, p), rate=rate)
+
+
 def add_l2(strength: float) -> Optimizer:
     """``g <- g + strength p``: the gradient of the penalty ``strength / 2 ||p||^2``, biases
     included, as ``weight_decay`` in ``torch.optim.SGD``; put it before the optimizer.
@@ -236,8 +246,7 @@ def add_l2(strength: float) -> Optimizer:
     >>> add_l2(0.5).update(ones, add_l2(0.5).init(p), p)[0].layers[0].w.tolist()  # 1 + 0.5 * 2
     [[2.0, 2.0], [2.0, 2.0]]
     """
-    penalty = lambda u, p: tree_map(lambda u, p: u + strength * p, u, p)  # noqa: E731
-    return stateless(add_l2, penalty, rate=strength)
+    return plus_scaled_params(add_l2, strength)
 
 
 def add_decayed_weights(weight_decay: float) -> Optimizer:
@@ -252,8 +261,7 @@ def add_decayed_weights(weight_decay: float) -> Optimizer:
     >>> opt.update(ones, opt.init(p), p)[0].layers[0].b.tolist()  # biases start at 0
     [1.0, 1.0]
     """
-    decay = lambda u, p: tree_map(lambda u, p: u + weight_decay * p, u, p)  # noqa: E731
-    return stateless(add_decayed_weights, decay, rate=weight_decay)
+    return plus_scaled_params(add_decayed_weights, weight_decay)
 
 
 def clip_by_global_norm(max_norm: float) -> Optimizer:

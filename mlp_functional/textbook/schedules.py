@@ -45,9 +45,7 @@ def cosine(lr: float, *, total_steps: int, final: float = 0.0) -> Schedule:
     return lambda step: float(_anneal(lr, final, step / total_steps))
 
 
-def warmup_cosine(
-    lr: float, *, warmup_steps: int, total_steps: int, final: float = 0.0
-) -> Schedule:
+def warmup_cosine(lr: float, *, warmup_steps: int, total_steps: int, final=0.0) -> Schedule:
     """``lr (t + 1) / warmup_steps`` up to ``lr`` at ``t = warmup_steps``, then :func:`cosine`
     over the remaining ``total_steps - warmup_steps`` steps.
 

@@ -47,6 +47,7 @@ class Batch(NamedTuple):
     x: np.ndarray  # (B, D) float features
     y: np.ndarray  # (B,) labels
     dropout_key: Any = None  # the key of its dropout masks (None: trained without dropout)
+    weights: Any = None  # (B,) per-example loss weights (None: all 1)
 
 
 def init_state(key: Key, params: Params, optimizer: Optimizer) -> TrainState:
@@ -92,12 +93,11 @@ def train_step(state: TrainState, batch: Batch, *, dropout=0.0, label_smoothing=
     >>> train_step(start, Batch(np.ones((4, 2)), np.array([0, 1, 0, 1]))).step
     1
     """
-    p, masks = state.params, None
-    if dropout:
-        masks = dropout_masks(batch.dropout_key, len(batch.y), p.sizes[1:-1], dropout, p.dtype)
-    loss, trace, grads = trace_loss_and_grad(p, batch.x, batch.y, masks, label_smoothing)
+    p, (x, y, dropout_key, weights) = state.params, batch
+    masks = dropout_masks(dropout_key, len(y), p.sizes[1:-1], dropout, p.dtype) if dropout else None
+    loss, trace, grads = trace_loss_and_grad(p, x, y, masks, label_smoothing, weights)
     if report is not None:
-        report(loss, trace.logits, batch.y)
+        report(loss, trace.logits, y)
     updates, opt_state = state.optimizer.update(grads, state.opt_state, p)
     return state._replace(params=apply_updates(p, updates), opt_state=opt_state)
 
@@ -116,10 +116,11 @@ def epoch_order(key: Key, n: int, rows: np.ndarray | None = None) -> np.ndarray:
     return order if rows is None else rows[order]
 
 
-def minibatches(keys, x, y, batch_size, dropout=0.0, prepare=None, rows=None) -> Iterator[Batch]:
+def minibatches(keys, x, y, batch_size, dropout=0.0, prepare=None, rows=None, weights=None):
     """The epoch's batches: ``toolz.partition_all`` over its order (``keys[1]``); each is
     ``prepare``-d (made float features, augmented) with a key of its own (split from
-    ``keys[3]``) and given a key for its dropout masks (from ``keys[2]``).
+    ``keys[3]``), given a key for its dropout masks (from ``keys[2]``) and its rows' loss
+    ``weights`` (when given).
 
     >>> from mlp_functional.textbook.random import key, split
     >>> [len(b.y) for b in minibatches(split(key(0), 4), np.eye(5), np.arange(5), 2)]
@@ -130,10 +131,9 @@ def minibatches(keys, x, y, batch_size, dropout=0.0, prepare=None, rows=None) ->
     dropout_keys = split(keys[2], n) if dropout else (None,) * n
 
     def batch(idx: tuple[int, ...], dropout_key: Key | None, prepare_key: Key) -> Batch:
-        rows_x, labels = x[np.array(idx)], y[np.array(idx)]
-        return Batch(
-            rows_x if prepare is None else prepare(prepare_key, rows_x), labels, dropout_key
-        )
+        i = np.array(idx)
+        w = None if weights is None else weights[i]
+        return Batch(x[i] if prepare is None else prepare(prepare_key, x[i]), y[i], dropout_key, w)
 
     return map(batch, toolz.partition_all(batch_size, order), dropout_keys, split(keys[3], n))
 
@@ -141,7 +141,7 @@ def minibatches(keys, x, y, batch_size, dropout=0.0, prepare=None, rows=None) ->
 def train_epoch(state, x, y, batch_size=128, *, dropout=0.0, label_smoothing=0.0, **batching):
     """``reduce(train_step, minibatches(...), state)``: every example once, shuffled with the
     state's key, split into the next state's key and this epoch's order, dropout and
-    ``prepare`` keys. ``batching``: ``prepare`` and ``rows`` (see :func:`minibatches`) and
+    ``prepare`` keys. ``batching``: ``prepare``, ``rows``, ``weights`` (see :func:`minibatches`) and
     ``report`` (see :func:`train_step`).
 
     >>> import numpy as np
