@@ -109,7 +109,9 @@ def test_the_estimators_names_reach_the_same_build(hyper, direct):
 
 def test_the_estimators_warmup_is_the_runs_rule_over_its_own_epochs():
     """5% of max_iter epochs, turned into steps as a run's warmup_epochs are."""
-    estimator = MLPClassifier(solver="sgd", learning_rate="warmup_cosine", max_iter=30)
+    estimator = MLPClassifier(
+        solver="sgd", learning_rate="warmup_cosine", learning_rate_init=1e-3, max_iter=30
+    )
     checked = check_settings(estimator.get_params(), 10).training._replace(batch_size=2)
     as_run = Settings(
         optimizer="sgd", lr=1e-3, epochs=30, batch_size=2, schedule="warmup_cosine"

@@ -124,9 +124,10 @@ class MLPClassifier(CallbackSupport, ClassifierMixin, BaseEstimator):
         of the ``max_iter`` epochs, turned into steps by the runs' one warm-up rule
         (rounded to the nearest whole step, at least one, fewer than all); before, it was
         5% of the steps rounded down, which can differ by one step.
-      learning_rate_init: the (peak) learning rate. On small tables, where
-        ``batch_size="auto"`` makes one step per epoch, 0.003 does better than the
-        default (iris: 2 points; see BENCHMARKS.md, "Small tables").
+      learning_rate_init: the (peak) learning rate, 0.003 by default (scikit-learn's is
+        0.001): on small tables, where ``batch_size="auto"`` makes one step per epoch,
+        0.001 leaves iris 2 points short of scikit-learn's accuracy and 0.003 does not
+        (BENCHMARKS.md, "Small tables").
       batch_size: examples per step; ``"auto"`` is ``min(200, n_samples)``.
       max_iter: epochs (passes over the data) at most.
       alpha: L2 penalty: every step adds ``alpha * p`` to the gradient of every
@@ -197,7 +198,7 @@ class MLPClassifier(CallbackSupport, ClassifierMixin, BaseEstimator):
         *,
         solver: str = "adam",
         learning_rate: str = "constant",
-        learning_rate_init: float = 1e-3,
+        learning_rate_init: float = 3e-3,
         batch_size: int | str = "auto",
         max_iter: int = 200,
         alpha: float = 0.0,
