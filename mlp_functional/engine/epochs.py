@@ -31,7 +31,7 @@ import toolz
 from ..fast.loop import Diverged
 from ..features import as_rows, to_features
 from ..textbook import train as textbook
-from ..textbook.optimizers import Optimizer, scale_by_learning_rate
+from ..textbook.optimizers import Optimizer, learning_rate_at, scale_by_learning_rate
 from ..textbook.params import Params
 from ..textbook.random import Key
 from ..textbook.train import Batch, TrainState
@@ -215,8 +215,7 @@ def learning_rate_of(optimizer: Optimizer, step: int) -> float:
     while found:
         opt = found.pop(0)
         if opt.rule is scale_by_learning_rate:
-            lr = opt.hyper["lr"]
-            return float(lr(step)) if callable(lr) else float(lr)
+            return learning_rate_at(opt.hyper["lr"], step)
         found.extend(opt.hyper.get("parts", ()))
     return math.nan
 
@@ -304,7 +303,7 @@ def train_step(
     1
     """
 
-    def report(loss: float, logits: Array, labels: Array) -> None:
+    def report(loss: float, logits: Array, batch: Batch) -> None:
         if not math.isfinite(loss):
             raise DivergenceError(state.step, loss, None)
 
@@ -320,8 +319,10 @@ EpochFunction = Callable[
 def textbook_epoch(
     state: TrainState, x: Array, y: Array, plan: Regimen, limit: int | None = None
 ) -> tuple[TrainState, Tally]:
-    """The textbook's :func:`~mlp_functional.textbook.train.train_epoch` (its first ``limit``
-    steps), tallied through its ``report`` callback, which also stops it at a non-finite loss.
+    """The textbook's epoch, a reduce of its ``train_step`` over its ``minibatches`` as its
+    :func:`~mlp_functional.textbook.train.train_epoch` is, stopped after ``limit`` steps
+    for a replay; tallied through ``train_step``'s ``report``, which also stops it at a
+    non-finite loss.
 
     >>> import numpy as np
     >>> import mlp_functional as mf
@@ -333,27 +334,21 @@ def textbook_epoch(
     """
     figures: list[Any] = [0.0, 0, 0, 0]
     step = [state.step]
-    batch_weights: list[Any] = [None]  # of the batch being trained on (report sees its labels)
 
-    def noted(batch: Batch) -> Batch:
-        batch_weights[0] = batch.weights
-        return batch
-
-    def report(loss: float, logits: Array, labels: Array) -> None:
+    def report(loss: float, logits: Array, batch: Batch) -> None:
         if not math.isfinite(loss):
             raise Diverged(step[0], loss)
-        weights = batch_weights[0]
-        weight = len(labels) if weights is None else float(weights.sum())
+        weight = len(batch.y) if batch.weights is None else float(batch.weights.sum())
         figures[0] += loss * weight
-        figures[1] += int(np.count_nonzero(logits.argmax(axis=1) == labels))
-        figures[2] += len(labels)
+        figures[1] += int(np.count_nonzero(logits.argmax(axis=1) == batch.y))
+        figures[2] += len(batch.y)
         figures[3] += weight
         step[0] += 1
         if plan.progress is not None:
-            plan.progress(len(labels))
+            plan.progress(len(batch.y))
 
     keys = epoch_keys(state.key)
-    batches = map(noted, minibatches(x, y, keys, plan, state.params.dtype))
+    batches = minibatches(x, y, keys, plan, state.params.dtype)
     step_once = textbook.train_step(
         dropout=plan.dropout, label_smoothing=plan.label_smoothing, report=report
     )

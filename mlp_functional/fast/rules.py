@@ -116,7 +116,7 @@ def _adam(k: Coefficients, hyper: Mapping[str, Any], slot: list[Any], norm: Norm
 
 def _learning_rate(k: Coefficients, hyper: Mapping[str, Any], slot: list[Any], norm: Norm):
     lr = hyper["lr"]
-    rate = -(float(lr(slot[0])) if callable(lr) else float(lr))
+    rate = -tb.learning_rate_at(lr, slot[0])
     slot[0] += 1
     if k.after:
         return k._replace(s=k.s * rate, d=k.d * rate)

@@ -83,7 +83,7 @@ def dropout_masks(key: Key, rows: int, widths: Sequence[int], rate: float, dtype
 @toolz.curry
 def train_step(state: TrainState, batch: Batch, *, dropout=0.0, label_smoothing=0.0, report=None):
     """One step of gradient descent on one batch: back propagation, then the optimizer's
-    update. ``report(loss, logits, labels)`` sees the step's figures before the update.
+    update. ``report(loss, logits, batch)`` sees the step's figures before the update.
     Curried: ``train_step(dropout=0.2)`` is the step function an epoch reduces with.
 
     >>> import numpy as np
@@ -97,7 +97,7 @@ def train_step(state: TrainState, batch: Batch, *, dropout=0.0, label_smoothing=
     masks = dropout_masks(dropout_key, len(y), p.sizes[1:-1], dropout, p.dtype) if dropout else None
     loss, trace, grads = trace_loss_and_grad(p, x, y, masks, label_smoothing, weights)
     if report is not None:
-        report(loss, trace.logits, y)
+        report(loss, trace.logits, batch)
     updates, opt_state = state.optimizer.update(grads, state.opt_state, p)
     return state._replace(params=apply_updates(p, updates), opt_state=opt_state)
 
