@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: test lint imports typecheck pytest demo bench speed clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py mlp_functional/fast/_native.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -25,7 +25,7 @@ imports: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The laws run twice: with the compiled kernels (numba, from the dev extra) and forced to NumPy.
+# The laws run twice: with the compiled kernels (the C extension setup.py builds) and forced to NumPy.
 pytest: $(STAMP)
 	$(BIN)/pytest -q
 	MLP_FUNCTIONAL_KERNELS=numpy $(BIN)/pytest -q tests/test_engines.py tests/test_weights.py mlp_functional/fast

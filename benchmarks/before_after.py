@@ -11,7 +11,8 @@ Usage (the earlier engine checked out beside the repository, outside its history
     python benchmarks/before_after.py ../old --repeats 7
 
 ``--engines`` picks this checkout's engines to time (``fast,textbook``), ``--kernels``
-the fast engine's kernels (``numpy``, ``numba`` or both: ``MLP_FUNCTIONAL_KERNELS``);
+the fast engine's kernels (``numpy``, ``native`` or both: ``MLP_FUNCTIONAL_KERNELS``;
+an old checkout may name ``numba``);
 ``--this`` times another checkout of the present engine instead of this one. The other
 checkout is timed with its one engine, or with ``--other-engine fast`` with its fast
 engine under each of the kernels, beside ours.
@@ -130,7 +131,9 @@ def main() -> None:
     parser.add_argument("other", type=Path, help="the other checkout (e.g. the earlier engine)")
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--engines", default="fast,textbook")
-    parser.add_argument("--kernels", default="numpy", help="numpy, numba or numpy,numba")
+    parser.add_argument(
+        "--kernels", default="numpy", help="numpy, native or numpy,native (numba for old checkouts)"
+    )
     parser.add_argument("--this", type=Path, default=HERE, help="the present engine's checkout")
     parser.add_argument("--threads", type=int, default=0, help="BLAS threads (0: its own)")
     parser.add_argument(

@@ -26,13 +26,13 @@ HERE = Path(__file__).resolve().parents[1]
 #: layer's weight gradient in N blocks); "noop": no update at all, the bound.
 VARIANTS = {
     "numpy": ("numpy", "0", 0, "adam"),
-    "numba-after": ("numba", "0", 0, "adam"),
-    "numba-overlap": ("numba", "1", 0, "adam"),
-    "numba-overlap-4blocks": ("numba", "4", 0, "adam"),
-    "numba-overlap-8blocks": ("numba", "8", 0, "adam"),
-    "numba-overlap-1thread": ("numba", "1", 1, "adam"),
-    "numba-after-1thread": ("numba", "0", 1, "adam"),
-    "numba-noop": ("numba", "0", 0, "noop"),
+    "native-after": ("native", "0", 0, "adam"),
+    "native-overlap": ("native", "1", 0, "adam"),
+    "native-overlap-4blocks": ("native", "4", 0, "adam"),
+    "native-overlap-8blocks": ("native", "8", 0, "adam"),
+    "native-overlap-1thread": ("native", "1", 1, "adam"),
+    "native-after-1thread": ("native", "0", 1, "adam"),
+    "native-noop": ("native", "0", 0, "noop"),
 }
 
 

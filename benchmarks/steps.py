@@ -25,7 +25,6 @@ from mlp_functional.bench.epoch import step_breakdown
 from mlp_functional.data import load
 from mlp_functional.fast import backend
 threads = int(sys.argv[1])
-backend.warm_up()
 data = load("mnist")
 state = mf.init_state(mf.key(1), mf.init(mf.key(0), [784, 256, 128, 10]), mf.adam(1e-3))
 with threadpool_limits(threads or None):
@@ -39,7 +38,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="BLAS threads (0: its own)")
     args = parser.parse_args()
-    runs: dict[str, list[list[float]]] = {"numpy": [], "numba": []}
+    runs: dict[str, list[list[float]]] = {"numpy": [], "native": []}
     for _ in range(args.repeats):
         for kernels in runs:
             env = {**os.environ, "MLP_FUNCTIONAL_KERNELS": kernels, "PYTHONPATH": str(HERE)}

@@ -34,9 +34,8 @@ def test_bench_prints_the_floor_the_ratio_and_peak_memory(
     low, high = (ours - 5e-4) / (floor + 5e-4), (ours + 5e-4) / (floor - 5e-4)
     assert low - 0.005 <= ratio <= high + 0.005
     kernels = re.search(r"fast engine kernels\s*\| (\w+) \| ([^|]*)\|", out)
-    assert kernels is not None and kernels.group(1) in ("numba", "numpy")
-    if kernels.group(1) == "numba":  # the compile from scratch is reported apart
-        assert re.match(r"compile [\d.]+ s once, then [\d.]+ s to load", kernels.group(2))
+    assert kernels is not None and kernels.group(1) == "native"  # make test builds them
+    assert "compiled C" in kernels.group(2)
     peak = float(re.search(r"peak memory, default train\s*\| (\d+) MB", out).group(1))
     assert 20 < peak < 2000
 

@@ -170,7 +170,6 @@ class BenchResult(NamedTuple):
     peer_accuracy: dict[str, float]
     peer_first_epoch: dict[str, float]
     kernels: str
-    kernels_ready: float
 
 
 def run_bench(
@@ -197,7 +196,6 @@ def run_bench(
       textbook: also time the textbook engine's epoch (the price of reading the code).
     """
     n = len(images)
-    kernels_ready = backend.warm_up()  # compile or load the kernels before any epoch
     sizes = (int(np.prod(images.shape[1:])), *hidden, 10)
     params = init(key(0), sizes)
     state = init_state(key(1), params, optimizer)
@@ -272,7 +270,6 @@ def run_bench(
             name: statistics.median(r.first_epoch for r in runs) for name, runs in peer_runs.items()
         },
         kernels=backend.name(),
-        kernels_ready=kernels_ready,
     )
 
 

@@ -30,7 +30,6 @@ __all__ = [
     "blas_info",
     "blas_pin_note",
     "cpu_model",
-    "kernels_compile_seconds",
     "run",
     "train_peak_memory_mb",
 ]
@@ -135,25 +134,6 @@ def train_peak_memory_mb(data_dir: str | None, epochs: int = 1) -> float:
     return int(done.stdout.split("peak-kb")[-1].split()[0]) / 1024
 
 
-#: Compiles the kernels into an empty cache and prints the seconds it took.
-_COMPILE_SNIPPET = "from mlp_functional.fast import backend; print(backend.warm_up())"
-
-
-def kernels_compile_seconds() -> float:
-    """Seconds to compile the fast engine's kernels from scratch (an empty disk cache,
-    in a process of its own): what the first epoch after installation pays."""
-    with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "MLP_FUNCTIONAL_KERNELS": "numba"}
-        done = subprocess.run(
-            [sys.executable, "-c", _COMPILE_SNIPPET],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-    return float(done.stdout.split()[-1])
-
-
 def run(args: argparse.Namespace) -> int:
     """Measure and print the table."""
     import numpy as np
@@ -202,10 +182,9 @@ def run(args: argparse.Namespace) -> int:
     per_step = result.epoch / result.steps
     rest = per_step - step.forward - step.backward - step.update
     kernels = (
-        f"compile {kernels_compile_seconds():.1f} s once, then {result.kernels_ready:.2f} s "
-        "to load from the cache"
-        if result.kernels == "numba"
-        else "pure NumPy (pip install 'mlp-functional[fast]' for the compiled ones)"
+        "compiled C, built with the package"
+        if result.kernels == "native"
+        else "pure NumPy (MLP_FUNCTIONAL_KERNELS=numpy, or built without a C compiler)"
     )
     rows = [
         ("fast engine kernels", result.kernels, kernels),

@@ -43,7 +43,6 @@ EXTRAS: Mapping[str, str] = MappingProxyType(
         "PIL": "images",
         "sklearn": "compare",
         "playwright": "browser",
-        "numba": "fast",
         "jax": "jax",
         "optax": "jax",
         "onnx": "onnx",

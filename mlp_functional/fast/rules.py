@@ -8,7 +8,7 @@ step by step, to a few scalars: before the moment the updates are ``u = a g + c 
 :data:`RULES` says, for each textbook factory (``scale_by_adam``, ``trace_momentum``, ...),
 how its transformation moves those scalars; :class:`FusedChain` works them out once a
 step, and one pass, :func:`fused_update`, applies them to the whole buffer or to any slice
-of it (a layer whose gradient is ready): compiled by numba with the ``fast`` extra, else
+of it (a layer whose gradient is ready): the compiled C kernel (:mod:`.native`), else
 the NumPy form below, the same arithmetic.
 
 Adam's moments run as decayed sums ``mu / (1 - b1)`` and ``nu / (1 - b2)``, two passes a
@@ -148,7 +148,7 @@ def update_norm(g: Array, p: Array, a: Any, c: Any) -> float:
 def fused_update(p, g, m1, m2, kind, a, c, beta, epsc, s, d) -> None:
     """One optimizer step of a whole chain, in NumPy passes over ``p``, ``g`` (overwritten)
     and the moments: the same arithmetic as the compiled
-    :func:`mlp_functional.fast.compiled.fused_update`."""
+    :func:`mlp_functional.fast.native.fused_update`."""
     if a != 1:
         g *= a
     if c:
