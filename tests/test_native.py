@@ -177,3 +177,12 @@ def test_a_read_only_output_is_refused() -> None:
     out.flags.writeable = False
     with pytest.raises((TypeError, BufferError, ValueError)):
         native.bias_activation(np.zeros((1, 2)), np.zeros(2), 0, out)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_flush_subnormals_zeroes_exactly_the_subnormals(dtype) -> None:
+    tiny = np.finfo(dtype).tiny
+    x = np.array([tiny / 3, -tiny / 2, tiny, -tiny, -1.0, 0.0, np.nan, np.inf], dtype)
+    expected = np.where(np.abs(x) < tiny, 0, x)
+    native.flush_subnormals(x)
+    np.testing.assert_array_equal(x, expected)

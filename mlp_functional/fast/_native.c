@@ -19,6 +19,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <ctype.h>
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -194,6 +195,10 @@ enum { PLAIN = 0, MOMENTUM = 1, NESTEROV = 2, ADAM = 3 };
         } else {                                                                          \
             for (Py_ssize_t i = 0; i < n; i++) p[i] += s * (a * g[i] + c * p[i]) + d * p[i]; \
         }                                                                                 \
+    }                                                                                     \
+                                                                                          \
+    HOT static void flush_subnormals_##SUFFIX(T *restrict x, Py_ssize_t n, T tiny) {       \
+        for (Py_ssize_t i = 0; i < n; i++) x[i] = FABS(x[i]) < tiny ? 0 : x[i];            \
     }
 
 DEFINE_KERNELS(float, f32, expf, logf, tanhf, sqrtf, fabsf)
@@ -483,6 +488,28 @@ static PyObject *py_fused_update(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *py_flush_subnormals(PyObject *self, PyObject *args) {
+    PyObject *x;
+    if (!PyArg_ParseTuple(args, "O", &x)) return NULL;
+    char f;
+    if (float_format(x, &f) < 0) return NULL;
+    Arg a[1];
+    memset(a, 0, sizeof a);
+    if (take(x, &a[0], "x", -1, f, 1) < 0) {
+        release(a, 1);
+        return NULL;
+    }
+    Py_ssize_t n = a[0].view.len / a[0].view.itemsize;
+    Py_BEGIN_ALLOW_THREADS;
+    if (f == 'f')
+        flush_subnormals_f32(DATA(a[0], float), n, FLT_MIN);
+    else
+        flush_subnormals_f64(DATA(a[0], double), n, DBL_MIN);
+    Py_END_ALLOW_THREADS;
+    release(a, 1);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"bias_activation", py_bias_activation, METH_VARARGS, "z += b in place and out = f(z)."},
     {"activation_backward", py_activation_backward, METH_VARARGS,
@@ -492,6 +519,7 @@ static PyMethodDef methods[] = {
     {"gather_features", py_gather_features, METH_VARARGS, "out[i] = rows[idx[i]] / scale."},
     {"update_norm", py_update_norm, METH_VARARGS, "|| a g + c p ||, in float64."},
     {"fused_update", py_fused_update, METH_VARARGS, "One optimizer step of a fused chain."},
+    {"flush_subnormals", py_flush_subnormals, METH_VARARGS, "Subnormal entries set to zero."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -14,7 +14,8 @@ Each kernel fuses elementwise passes into one loop over arrays of one float dtyp
   rows, the gather and the conversion in one pass;
 - ``update_norm(g, p, a, c)``: ``|| a g + c p ||`` accumulated in float64;
 - ``fused_update(p, g, m1, m2, kind, a, c, beta, epsc, s, d)``: one step of a fused
-  optimizer chain (see :func:`mlp_functional.fast.rules.fused_update`).
+  optimizer chain (see :func:`mlp_functional.fast.rules.fused_update`);
+- ``flush_subnormals(x)``: subnormal entries of ``x`` set to zero, in place.
 
 Arrays must be C-contiguous; a wrong dtype or shape raises TypeError or ValueError, an
 out-of-range label or index IndexError, before anything is written.
@@ -42,6 +43,7 @@ __all__ = [
     "TANH",
     "activation_backward",
     "bias_activation",
+    "flush_subnormals",
     "fused_update",
     "gather_features",
     "softmax_cross_entropy",
@@ -54,6 +56,7 @@ softmax_cross_entropy = _kernels.softmax_cross_entropy
 gather_features = _kernels.gather_features
 update_norm = _kernels.update_norm
 fused_update = _kernels.fused_update
+flush_subnormals = _kernels.flush_subnormals
 
 RELU, LEAKY, TANH, SIGMOID = 0, 1, 2, 3
 #: Activation name -> the code the kernels take.
