@@ -447,44 +447,39 @@ static PyObject *py_update_norm(PyObject *self, PyObject *args) {
 }
 
 static PyObject *py_fused_update(PyObject *self, PyObject *args) {
-    PyObject *p, *g, *m1, *m2, *beta;
+    PyObject *p, *g, *m1, *m2;
     int kind;
-    double ca, cc, epsc, s, d;
-    if (!PyArg_ParseTuple(args, "OOOOiddOddd", &p, &g, &m1, &m2, &kind, &ca, &cc, &beta, &epsc,
-                          &s, &d))
+    double ca, cc, b1, b2, epsc, s, d;
+    if (!PyArg_ParseTuple(args, "OOOOidd(dd)ddd", &p, &g, &m1, &m2, &kind, &ca, &cc, &b1, &b2,
+                          &epsc, &s, &d))
         return NULL;
     char f;
     if (float_format(p, &f) < 0) return NULL;
-    Arg a[5];
+    Arg a[4];
     memset(a, 0, sizeof a);
     if (take(p, &a[0], "p", 1, f, 1) < 0 || take(g, &a[1], "g", 1, f, 0) < 0 ||
-        take(m1, &a[2], "m1", 1, f, 1) < 0 || take(m2, &a[3], "m2", 1, f, 1) < 0 ||
-        take(beta, &a[4], "beta", 1, f, 0) < 0) {
-        release(a, 5);
+        take(m1, &a[2], "m1", 1, f, 1) < 0 || take(m2, &a[3], "m2", 1, f, 1) < 0) {
+        release(a, 4);
         return NULL;
     }
     Py_ssize_t n = dim(&a[0], 0);
     int moments = kind == ADAM ? 2 : (kind == MOMENTUM || kind == NESTEROV ? 1 : 0);
     if (check(dim(&a[1], 0) == n && (moments < 1 || dim(&a[2], 0) == n) &&
-                  (moments < 2 || dim(&a[3], 0) == n) && dim(&a[4], 0) == 2 && kind >= 0 &&
-                  kind <= ADAM,
+                  (moments < 2 || dim(&a[3], 0) == n) && kind >= 0 && kind <= ADAM,
               "fused_update: shapes differ") < 0) {
-        release(a, 5);
+        release(a, 4);
         return NULL;
     }
     Py_BEGIN_ALLOW_THREADS;
-    if (f == 'f') {
-        const float *b = DATA(a[4], float);
+    if (f == 'f')
         fused_update_f32(DATA(a[0], float), DATA(a[1], float), DATA(a[2], float),
-                         DATA(a[3], float), n, kind, (float)ca, (float)cc, b[0], b[1],
+                         DATA(a[3], float), n, kind, (float)ca, (float)cc, (float)b1, (float)b2,
                          (float)epsc, (float)s, (float)d);
-    } else {
-        const double *b = DATA(a[4], double);
+    else
         fused_update_f64(DATA(a[0], double), DATA(a[1], double), DATA(a[2], double),
-                         DATA(a[3], double), n, kind, ca, cc, b[0], b[1], epsc, s, d);
-    }
+                         DATA(a[3], double), n, kind, ca, cc, b1, b2, epsc, s, d);
     Py_END_ALLOW_THREADS;
-    release(a, 5);
+    release(a, 4);
     Py_RETURN_NONE;
 }
 

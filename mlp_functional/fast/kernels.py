@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -61,9 +62,14 @@ def workspace(params: Params, batch: int) -> Workspace:
 
 def activation_code(params: Params) -> int:
     """The compiled kernels' code for ``params``' activation (one of the fast ones)."""
+    return _code(params.activation.name)
+
+
+@functools.cache
+def _code(name: str) -> int:
     kernels = backend.compiled()
     assert kernels is not None
-    return dict(kernels.ACTIVATION_CODES)[params.activation.name]
+    return dict(kernels.ACTIVATION_CODES)[name]
 
 
 class Trace(NamedTuple):

@@ -255,21 +255,8 @@ class FusedChain:
             buffers = [v for v in slots[self.moment] if isinstance(v, np.ndarray)]
             m1, m2 = buffers[0][lo:hi], buffers[-1][lo:hi]
         update = fused_update if self.kernels is None else self.kernels.fused_update
-        cast = p.dtype.type
-        beta = np.array(k.beta, p.dtype)
-        update(
-            p[lo:hi],
-            g[lo:hi],
-            m1,
-            m2,
-            k.kind,
-            cast(k.a),
-            cast(k.c),
-            beta,
-            cast(k.epsc),
-            cast(k.s),
-            cast(k.d),
-        )
+        # Python floats meet the arrays' dtype as NumPy's weak scalars: rounded to it first.
+        update(p[lo:hi], g[lo:hi], m1, m2, k.kind, k.a, k.c, k.beta, k.epsc, k.s, k.d)
 
     def finish(self, counts: Sequence[int | None], slots: Sequence[list[Any]]) -> None:
         """After the step: the moment's periodic subnormal flush, by its own count (or the
