@@ -32,6 +32,7 @@ __all__ = [
     "bias_activation",
     "fused_update",
     "gather_features",
+    "max_norm_columns",
     "softmax_cross_entropy",
     "update_norm",
     "warm_up",
@@ -209,6 +210,29 @@ def fused_update(p, g, m1, m2, kind, a, c, beta, epsc, s, d):
             p[i] += s * (a * g[i] + c * p[i]) + d * p[i]
 
 
+@_jit
+def max_norm_columns(w, radius):
+    """Scale each column of ``w`` whose norm exceeds ``radius`` back onto that norm, in
+    place: the norms in one pass (accumulated in float64), then, only if a column is
+    over, a second pass (the others are multiplied by exactly 1, which changes nothing)."""
+    rows, cols = w.shape
+    sums = np.zeros(cols)
+    for r in range(rows):
+        for c in range(cols):
+            sums[c] += w[r, c] * w[r, c]
+    scale = np.ones(cols, w.dtype)
+    over = False
+    for c in range(cols):
+        s = radius / max(math.sqrt(sums[c]), radius)
+        if s < 1:
+            scale[c] = s
+            over = True
+    if over:
+        for r in range(rows):
+            for c in range(cols):
+                w[r, c] *= scale[c]
+
+
 def warm_up(dtype: Any = np.float32) -> None:
     """Call every kernel once on tiny arrays of ``dtype``: compiles them, or loads them
     from the disk cache, so that no epoch pays for it.
@@ -226,3 +250,4 @@ def warm_up(dtype: Any = np.float32) -> None:
     one = dtype(1.0)
     update_norm(p, p, one, one)
     fused_update(p, p, p, p, ADAM, one, one, np.zeros(2, dtype), one, one, one)
+    max_norm_columns(p.reshape(2, 2), one)
