@@ -63,6 +63,17 @@ def test_the_optimizer_is_a_chain_of_clipping_l2_and_the_base_optimizer(optimize
     assert fast.supports(mf.init_state(mf.key(1), mf.init(mf.key(0), [4, 3]), opt))
 
 
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_max_norm_ends_the_chain_after_the_base_optimizer(optimizer):
+    recipe = Settings(optimizer=optimizer, lr=0.01, l2=1e-4, max_norm=0.5)
+    opt = make_optimizer(recipe, steps_per_epoch=10)
+    expected = mf.chain(mf.add_l2(1e-4), BASE[optimizer](0.01), mf.max_norm(0.5))
+    the_same_steps(opt, expected)
+    unconstrained = make_optimizer(recipe._replace(max_norm=None), steps_per_epoch=10)
+    assert not np.array_equal(updates(opt)[0], updates(unconstrained)[0])  # it projects here
+    assert fast.supports(mf.init_state(mf.key(1), mf.init(mf.key(0), [4, 3]), opt))
+
+
 @pytest.mark.parametrize(
     ("changes", "direct"),
     [

@@ -31,7 +31,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from ..engine import api as schedules
-from ..engine.api import adam, adamw, add_l2, chain, clip_by_global_norm, momentum, sgd
+from ..engine.api import adam, adamw, add_l2, chain, clip_by_global_norm, max_norm, momentum, sgd
 from ..engine.epochs import Regimen
 from ..textbook.optimizers import Optimizer
 
@@ -230,7 +230,8 @@ def _schedule(settings: Any, steps_per_epoch: int) -> Any:
 
 
 def _optimizer(settings: Any, steps_per_epoch: int) -> Optimizer:
-    """The optimizer the settings describe, with its schedule, L2 penalty and clipping."""
+    """The optimizer the settings describe, with its schedule, L2 penalty, clipping and
+    max-norm constraint."""
     lr = _schedule(settings, steps_per_epoch)
     try:
         opt = _OPTIMIZERS[settings.optimizer](lr, settings)
@@ -238,10 +239,12 @@ def _optimizer(settings: Any, steps_per_epoch: int) -> Optimizer:
         raise ValueError(
             f"unknown optimizer {settings.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"
         ) from None
-    # Clip the raw gradient, then add the penalty's gradient, then take the step.
+    # Clip the raw gradient, then add the penalty's gradient, then take the step, then
+    # project the weights back onto the max-norm ball.
     before = [clip_by_global_norm(settings.clip)] if settings.clip else []
     before += [add_l2(settings.l2)] if settings.l2 else []
-    return chain(*before, opt) if before else opt
+    after = [max_norm(settings.max_norm)] if settings.max_norm is not None else []
+    return chain(*before, opt, *after) if before or after else opt
 
 
 def _augment(settings: Any) -> Any:
