@@ -194,7 +194,9 @@ def test_unknown_settings_name_the_choices(changes, message):
 
 
 def test_unknown_recipe_and_augmentation_name_the_choices():
-    with pytest.raises(ValueError, match="choose one of best, default, quick, seed"):
+    with pytest.raises(
+        ValueError, match="choose one of best, best-noaug, default, fashion-best, quick, seed"
+    ):
         get_recipe("fast")
     with pytest.raises(ValueError, match="unknown augmentation 'blur'"):
         make_augment(Settings(augment="blur"))
@@ -202,3 +204,16 @@ def test_unknown_recipe_and_augmentation_name_the_choices():
 
 def test_steps_per_epoch_counts_the_short_last_batch():
     assert recipes.steps_per_epoch(55000, 128) == 430
+
+
+def test_a_recipe_carries_its_dataset_and_a_flag_or_your_own_data_replace_it():
+    from mlp_functional.cli.train import build_parser_for_tests
+    from mlp_functional.cli.train import resolve as resolve_flags
+    from mlp_functional.runs.settings import resolve
+
+    parse = build_parser_for_tests().parse_args
+    assert resolve_flags(parse(["--recipe", "fashion-best"])).dataset == "fashion-mnist"
+    assert resolve_flags(parse(["--recipe", "best-noaug"])).dataset == "mnist"
+    assert resolve({"recipe": "fashion-best", "dataset": "mnist"}).dataset == "mnist"
+    own = resolve({"recipe": "fashion-best", "data": "table.csv"})
+    assert own.dataset is None and own.data == "table.csv"
