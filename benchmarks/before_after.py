@@ -51,7 +51,7 @@ engine, sizes, batch, threads, update = sys.argv[1:6]
 sizes, batch, threads = [int(s) for s in sizes.split("-")], int(batch), int(threads)
 if update == "noop":
     import mlp_functional.fast.loop as loop
-    loop.compile_step = lambda chain: (lambda p, g, slots, scratch: None)
+    loop.compile_step = lambda *args: (lambda p, g, slots, scratch: None)
     loop.overlap_for = lambda *args: None
 extra = {"engine": engine} if engine else {}
 data = load("mnist")

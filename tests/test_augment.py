@@ -339,6 +339,20 @@ def test_displacement_has_the_spread_of_smoothed_uniform_noise():
     assert abs(np.corrcoef(d[:, 0, 14, 14], d[:, 1, 14, 14])[0, 1]) < 0.15
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31), st.floats(1.0, 40.0), st.floats(4.0, 8.0))
+def test_elastic_distortion_keeps_the_ink_on_average(seed, alpha, sigma):
+    # A field squeezes some strokes and stretches others, so one image's ink changes; but
+    # to first order the change is -sum(x div d), and the divergence of a smoothed noise
+    # field has mean zero: over a batch of independent fields the mean ink ratio stays
+    # within a few standard errors of 1 (five here, from the batch's own spread).
+    x = frozen(digits(128, seed=2))
+    out = elastic(key(seed), x, alpha=alpha, sigma=sigma)
+    ratio = out.sum(axis=(1, 2), dtype=np.float64) / x.sum(axis=(1, 2), dtype=np.float64)
+    assert ratio.std() > 0  # the images did change
+    assert abs(ratio.mean() - 1) <= 5 * ratio.std(ddof=1) / math.sqrt(len(ratio))
+
+
 def test_elastic_samples_along_the_displacement_it_draws():
     x = digits(5)
     d = random_displacement(split(key(3))[1], 5, (28, 28))

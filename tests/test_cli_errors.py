@@ -34,6 +34,8 @@ USAGE = [
     (("train", "--schedule", "exp"), "--schedule: invalid choice: 'exp'"),
     (("train", "--augment", "blur"), "--augment: invalid choice: 'blur'"),
     (("train", "--weight-decay", "-1"), "--weight-decay: must be a finite number >= 0"),
+    (("train", "--max-norm", "0"), "--max-norm: must be a finite number > 0, got 0"),
+    (("train", "--max-norm", "inf"), "--max-norm: must be a finite number > 0, got inf"),
     (("predict", "runs/x"), "the following arguments are required: FILE"),
     (("evaluate", "--top", "0", "r"), "--top: must be a positive integer"),
 ]

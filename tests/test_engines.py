@@ -2,7 +2,7 @@
 
 Hypothesis draws architectures, activations, batch sizes that leave a short last
 batch, every optimizer with and without a schedule, L2, weight decay, clipping,
-dropout and label smoothing; both engines then train from the same state and must
+max-norm, dropout and label smoothing; both engines then train from the same state and must
 agree on everything: parameters, optimizer state, keys (so the shuffles), logged
 losses and accuracies.
 """
@@ -52,7 +52,9 @@ def optimizer_from(draw: st.DrawFn) -> mf.Optimizer:
         before.append(mf.clip_by_global_norm(draw(st.sampled_from((0.05, 1.0, 100.0)))))
     if draw(st.booleans()):
         before.append(mf.add_l2(draw(st.sampled_from((1e-4, 1e-2)))))
-    return mf.chain(*before, core) if before else core
+    # Columns start near norm 1.4 (He) or below (Glorot): 0.5 projects most, 10 none.
+    after = [mf.max_norm(draw(st.sampled_from((0.5, 1.0, 10.0))))] if draw(st.booleans()) else []
+    return mf.chain(*before, core, *after) if before or after else core
 
 
 @st.composite

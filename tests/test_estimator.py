@@ -221,6 +221,7 @@ def test_divergence_is_a_value_error_with_the_fix(blobs) -> None:
         (dict(learning_rate_init=0.0), r"learning_rate_init must be a number in \(0, inf\)"),
         (dict(batch_size=0), r"batch_size must be an integer >= 1, got batch_size=0"),
         (dict(dropout=1.0), r"dropout must be a number in \[0, 1\), got dropout=1.0"),
+        (dict(max_norm=0.0), r"max_norm must be a number in \(0, inf\), got max_norm=0.0"),
         (dict(validation_fraction=0.0), r"validation_fraction must be a number in \(0, 1\)"),
         (dict(random_state=-1), r"random_state must be >= 0"),
         (dict(random_state="a"), r"random_state must be a non-negative integer or None"),

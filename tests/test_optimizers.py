@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mlp_functional as mf
+from mlp_functional import fast
 from mlp_functional.fast import rules
 from mlp_functional.fast.loop import optimizer_step
 from mlp_functional.fast.rules import FLUSH_EVERY, adam_sums, flush_subnormals
@@ -245,6 +246,8 @@ OPTIMIZERS = {
     "adamw": lambda lr: mf.adamw(lr, weight_decay=0.1),
     "clip+l2+adam": lambda lr: mf.chain(mf.clip_by_global_norm(0.5), mf.add_l2(1e-2), mf.adam(lr)),
 }
+#: With max-norm, whose projection moves the parameters even at a zero learning rate.
+CONSTRAINED = {**OPTIMIZERS, "adam+max-norm": lambda lr: mf.chain(mf.adam(lr), mf.max_norm(0.5))}
 
 
 @both_engines
@@ -290,14 +293,14 @@ def test_adam_first_step_moves_each_weight_by_lr_times_g_over_abs_g_plus_eps(run
 
 
 @both_engines
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("name", sorted(CONSTRAINED))
 def test_chaining_identity_changes_nothing(run, name):
     p = model()
     rng = np.random.default_rng(1)
     grads = [grads_like(p, rng) for _ in range(5)]
-    alone, alone_state = run(OPTIMIZERS[name](0.05), p, grads)
-    after, after_state = run(mf.chain(OPTIMIZERS[name](0.05), mf.identity()), p, grads)
-    before, _ = run(mf.chain(mf.identity(), OPTIMIZERS[name](0.05)), p, grads)
+    alone, alone_state = run(CONSTRAINED[name](0.05), p, grads)
+    after, after_state = run(mf.chain(CONSTRAINED[name](0.05), mf.identity()), p, grads)
+    before, _ = run(mf.chain(mf.identity(), CONSTRAINED[name](0.05)), p, grads)
     assert same_bits(alone, after) and same_bits(alone, before)
     assert after_state[1] == mf.EmptyState()
     assert step_count(after_state) == step_count(alone_state) == 5
@@ -357,6 +360,74 @@ def test_clipping_agrees_with_torch_itself_when_installed():
     t.grad = torch.tensor(mf.ravel(g))
     torch.nn.utils.clip_grad_norm_([t], max_norm=1.0)
     np.testing.assert_allclose(mf.ravel(clipped), t.grad.numpy(), rtol=1e-12)
+
+
+# ---- max-norm ---------------------------------------------------------------------------
+
+MAX_NORM_SIZES = (6, 9, 5, 3)
+
+
+def projected_columns(flat, params, radius):
+    """Every layer's weight columns longer than ``radius`` scaled back to it, biases as
+    they are: the projection written the long way, column by column."""
+    out = []
+    for layer in mf.unravel(flat, params).layers:
+        w = np.array(layer.w)
+        for j in range(w.shape[1]):
+            norm = math.sqrt(math.fsum(v * v for v in w[:, j]))
+            if norm > radius:
+                w[:, j] = w[:, j] * (radius / norm)
+        out += [w.ravel(), layer.b]
+    return np.concatenate(out)
+
+
+def column_norms(flat, params):
+    return [np.linalg.norm(layer.w, axis=0) for layer in mf.unravel(flat, params).layers]
+
+
+@both_engines
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 1000), st.sampled_from([0.3, 1.0, 1.5]), st.floats(0.01, 1.0))
+def test_max_norm_is_the_step_then_each_columns_projection_onto_the_ball(run, seed, radius, lr):
+    rng = np.random.default_rng(seed)
+    p = model(sizes=MAX_NORM_SIZES)
+    grads = [grads_like(p, rng) for _ in range(4)]
+    ours, _ = run(mf.chain(mf.sgd(lr), mf.max_norm(radius)), p, grads)
+    expected = mf.ravel(p)
+    for g, after in zip(grads, ours, strict=True):
+        expected = projected_columns(expected - lr * mf.ravel(g), p, radius)
+        np.testing.assert_allclose(after, expected, rtol=1e-12, atol=1e-15)
+        assert all(norms.max() <= radius * (1 + 1e-12) for norms in column_norms(after, p))
+
+
+@both_engines
+def test_max_norm_leaves_columns_within_the_ball_and_the_biases_as_the_step_left_them(run):
+    p = model(sizes=MAX_NORM_SIZES)
+    g = grads_like(p, np.random.default_rng(0))
+    (free,), _ = run(mf.adam(0.1), p, [g])
+    norms = column_norms(free, p)
+    ordered = np.sort(np.concatenate(norms))
+    middle = len(ordered) // 2
+    radius = float(ordered[middle - 1] + ordered[middle]) / 2  # half the columns are over
+    (bound,), _ = run(mf.chain(mf.adam(0.1), mf.max_norm(radius)), p, [g])
+    layers = zip(mf.unravel(free, p).layers, mf.unravel(bound, p).layers, norms, strict=True)
+    for a, b, n in layers:
+        within = n < radius
+        assert np.array_equal(b.w[:, within], a.w[:, within])
+        assert np.array_equal(b.b, a.b)
+        np.testing.assert_allclose(np.linalg.norm(b.w[:, ~within], axis=0), radius, rtol=1e-13)
+        # projected, not clipped entry by entry: each column keeps its direction
+        np.testing.assert_allclose(b.w[:, ~within] * n[~within] / radius, a.w[:, ~within])
+
+
+def test_max_norm_anywhere_but_the_end_of_a_chain_is_left_to_the_textbook_engine():
+    p = model(sizes=MAX_NORM_SIZES)
+    first = mf.init_state(mf.key(0), p, mf.chain(mf.max_norm(1.0), mf.sgd(0.1)))
+    last = mf.init_state(mf.key(0), p, mf.chain(mf.sgd(0.1), mf.max_norm(1.0)))
+    assert not fast.supports(first) and fast.supports(last)
+    x, y = np.random.default_rng(0).random((8, 6)), np.arange(8) % 3
+    trained, _ = mf.train_epoch(first, x, y, batch_size=4)  # auto: the textbook engine
+    assert trained.step == 2
 
 
 # ---- states under the papers' names ----------------------------------------------------
@@ -453,11 +524,11 @@ def state_arrays(state):
     return []
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("name", sorted(CONSTRAINED))
 def test_update_never_writes_into_its_inputs_and_hands_out_read_only_arrays(name):
     p = frozen_tree(model(dtype="float32"))
     g = frozen_tree(grads_like(p, np.random.default_rng(0)))
-    opt = OPTIMIZERS[name](0.1)
+    opt = CONSTRAINED[name](0.1)
     _, warm = opt.update(g, opt.init(p), p)  # moments that are not all zero
     state = frozen_state(warm)
     before = [a.copy() for a in state_arrays((p, g, state))]
@@ -474,15 +545,15 @@ def test_update_never_writes_into_its_inputs_and_hands_out_read_only_arrays(name
     assert same_bits(state_arrays(again_state), state_arrays(new_state))
 
 
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("name", sorted(CONSTRAINED))
 def test_the_fast_engine_reads_frozen_inputs_and_hands_back_read_only_arrays(name):
     p = frozen_tree(model(dtype="float32"))
     g = frozen_tree(grads_like(p, np.random.default_rng(0)))
-    trajectory, state = fast_run(OPTIMIZERS[name](0.1), p, [g, g])
+    trajectory, state = fast_run(CONSTRAINED[name](0.1), p, [g, g])
     assert all(a.dtype == np.float32 for a in trajectory)
     arrays = state_arrays(state)
     assert all(a.dtype == np.float32 and not a.flags.writeable for a in arrays)
-    textbook, _ = textbook_run(OPTIMIZERS[name](0.1), p, [g, g])
+    textbook, _ = textbook_run(CONSTRAINED[name](0.1), p, [g, g])
     np.testing.assert_allclose(trajectory[-1], textbook[-1], rtol=1e-5, atol=1e-6)
 
 
@@ -509,6 +580,8 @@ def test_the_fast_engine_reads_frozen_inputs_and_hands_back_read_only_arrays(nam
             r"max_norm must be a finite number > 0, got max_norm=0.0",
         ),
         (lambda: mf.clip_by_global_norm(math.nan), r"max_norm must be .*max_norm=nan"),
+        (lambda: mf.max_norm(0.0), r"radius must be a finite number > 0, got radius=0.0"),
+        (lambda: mf.max_norm(math.inf), r"radius must be .*radius=inf"),
     ],
 )
 def test_bad_hyperparameters_are_refused_with_the_value(build, message):
@@ -583,6 +656,7 @@ SLICED = {
     "l2+adam": lambda: mf.chain(
         mf.add_l2(1e-3), mf.adam(mf.warmup_cosine(1e-3, warmup_steps=3, total_steps=100))
     ),
+    "adam+max-norm": lambda: mf.chain(mf.adam(1e-2), mf.max_norm(0.3)),
 }
 BIG = (400, 330)  # 132,330 entries: three slices of rules.CHUNK, the last one short
 

@@ -81,3 +81,27 @@ def test_blas_threads_counts_a_loaded_blas() -> None:
         pytest.skip("no BLAS found by threadpoolctl")
     with threadpool_limits(1):
         assert overlap.blas_threads() == 1
+
+
+@pytest.mark.skipif(backend.compiled() is None, reason="the overlap needs the compiled kernels")
+@pytest.mark.parametrize("setting", ["1", "3"])
+def test_max_norm_projects_each_layer_after_its_overlapped_update(
+    setting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Forced on (and with the first layer's gradient in 3 blocks): each layer's projection
+    # runs on the worker after that layer's last update job.
+    monkeypatch.setenv(overlap.OVERLAP_VARIABLE, setting)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((37, 7)), rng.integers(0, 4, 37)
+    params = mf.init(mf.key(0), [7, 12, 9, 4], dtype="float64")
+    state = mf.init_state(mf.key(1), params, mf.chain(mf.adam(0.05), mf.max_norm(0.5)))
+    fast = to_fast(state)
+    slots = [list(slot.values) for slot in fast.slots]
+    chosen = overlap.overlap_for(rule_chain(state), params, fast.p, np.empty_like(fast.p), slots, 5)
+    assert chosen is not None and chosen.fused.radii == (0.5,)
+    chosen.close()
+    runs = [mf.train_epoch(state, x, y, batch_size=5, engine=e)[0] for e in ("fast", "textbook")]
+    a, b = (mf.ravel(run.params) for run in runs)
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for layer in runs[0].params.layers:
+        assert np.linalg.norm(layer.w, axis=0).max() <= 0.5 * (1 + 1e-12)

@@ -221,6 +221,9 @@ CALLS: dict[str, Callable[[World], Any]] = {
     M + "textbook.optimizers.learning_rate_at": lambda w: mf.learning_rate_at(
         mf.constant(0.1), 3
     ),  # float
+    M + "textbook.optimizers.max_norm": lambda w: _optimizer(
+        mf.chain(mf.sgd(0.1), mf.max_norm(0.5)), w
+    ),
     M + "textbook.optimizers.momentum": lambda w: (
         _optimizer(mf.momentum(0.1), w),
         _optimizer(mf.momentum(0.1, nesterov=True), w),

@@ -63,6 +63,17 @@ def test_the_optimizer_is_a_chain_of_clipping_l2_and_the_base_optimizer(optimize
     assert fast.supports(mf.init_state(mf.key(1), mf.init(mf.key(0), [4, 3]), opt))
 
 
+@pytest.mark.parametrize("optimizer", OPTIMIZERS)
+def test_max_norm_ends_the_chain_after_the_base_optimizer(optimizer):
+    recipe = Settings(optimizer=optimizer, lr=0.01, l2=1e-4, max_norm=0.5)
+    opt = make_optimizer(recipe, steps_per_epoch=10)
+    expected = mf.chain(mf.add_l2(1e-4), BASE[optimizer](0.01), mf.max_norm(0.5))
+    the_same_steps(opt, expected)
+    unconstrained = make_optimizer(recipe._replace(max_norm=None), steps_per_epoch=10)
+    assert not np.array_equal(updates(opt)[0], updates(unconstrained)[0])  # it projects here
+    assert fast.supports(mf.init_state(mf.key(1), mf.init(mf.key(0), [4, 3]), opt))
+
+
 @pytest.mark.parametrize(
     ("changes", "direct"),
     [
@@ -183,7 +194,9 @@ def test_unknown_settings_name_the_choices(changes, message):
 
 
 def test_unknown_recipe_and_augmentation_name_the_choices():
-    with pytest.raises(ValueError, match="choose one of best, default, quick, seed"):
+    with pytest.raises(
+        ValueError, match="choose one of best, best-noaug, default, fashion-best, quick, seed"
+    ):
         get_recipe("fast")
     with pytest.raises(ValueError, match="unknown augmentation 'blur'"):
         make_augment(Settings(augment="blur"))
@@ -191,3 +204,16 @@ def test_unknown_recipe_and_augmentation_name_the_choices():
 
 def test_steps_per_epoch_counts_the_short_last_batch():
     assert recipes.steps_per_epoch(55000, 128) == 430
+
+
+def test_a_recipe_carries_its_dataset_and_a_flag_or_your_own_data_replace_it():
+    from mlp_functional.cli.train import build_parser_for_tests
+    from mlp_functional.cli.train import resolve as resolve_flags
+    from mlp_functional.runs.settings import resolve
+
+    parse = build_parser_for_tests().parse_args
+    assert resolve_flags(parse(["--recipe", "fashion-best"])).dataset == "fashion-mnist"
+    assert resolve_flags(parse(["--recipe", "best-noaug"])).dataset == "mnist"
+    assert resolve({"recipe": "fashion-best", "dataset": "mnist"}).dataset == "mnist"
+    own = resolve({"recipe": "fashion-best", "data": "table.csv"})
+    assert own.dataset is None and own.data == "table.csv"

@@ -17,10 +17,11 @@ from mlp_functional.estimator.settings import check_settings
 from mlp_functional.runs import lifecycle
 from mlp_functional.runs.migrate import migrate
 from mlp_functional.runs.recipes import build
-from mlp_functional.runs.settings import Settings, from_record
+from mlp_functional.runs.settings import Settings, SettingsError, check, from_record
 
-#: The fields the optimizers' constants brought; earlier config.json records lack them.
-NEWER = ("nesterov", "b1", "b2", "eps")
+#: The fields the optimizers' constants and max-norm brought; earlier config.json records
+#: lack them.
+NEWER = ("nesterov", "b1", "b2", "eps", "max_norm")
 
 
 def first_updates(optimizer, steps=3):
@@ -82,6 +83,18 @@ def test_the_constants_are_flags_and_reach_the_optimizer():
     )
 
 
+def test_max_norm_is_a_flag_that_ends_the_optimizer_and_must_be_positive():
+    args = ["--optimizer", "sgd", "--max-norm", "0.4"]
+    s = resolve(build_parser_for_tests().parse_args(args))
+    assert s.max_norm == 0.4
+    np.testing.assert_array_equal(
+        first_updates(build(s, steps_per_epoch=1).optimizer),
+        first_updates(mf.chain(mf.sgd(0.1), mf.max_norm(0.4))),
+    )
+    with pytest.raises(SettingsError, match=r"`max_norm` must be a finite number > 0, got 0\.0"):
+        check(Settings(max_norm=0.0))
+
+
 @pytest.mark.parametrize(
     ("hyper", "direct"),
     [
@@ -98,6 +111,10 @@ def test_the_constants_are_flags_and_reach_the_optimizer():
             mf.momentum(0.01, 0.7, nesterov=True),
         ),
         (dict(solver="sgd", alpha=0.5), mf.chain(mf.add_l2(0.5), mf.sgd(0.01))),
+        (
+            dict(solver="sgd", alpha=0.5, max_norm=0.3),
+            mf.chain(mf.add_l2(0.5), mf.sgd(0.01), mf.max_norm(0.3)),
+        ),
     ],
 )
 def test_the_estimators_names_reach_the_same_build(hyper, direct):

@@ -64,6 +64,7 @@ __all__ = [
     "logsumexp",
     "loss",
     "loss_and_grad",
+    "max_norm",
     "momentum",
     "n_params",
     "one_cycle",
@@ -267,6 +268,7 @@ scale_by_adam = public(tb_optimizers.scale_by_adam)
 add_l2 = public(tb_optimizers.add_l2)
 add_decayed_weights = public(tb_optimizers.add_decayed_weights)
 clip_by_global_norm = public(tb_optimizers.clip_by_global_norm)
+max_norm = public(tb_optimizers.max_norm)
 sgd = public(tb_optimizers.sgd)
 momentum = public(tb_optimizers.momentum)
 adam = public(tb_optimizers.adam)

@@ -188,6 +188,7 @@ HYPERPARAMETERS: Mapping[str, str] = MappingProxyType(
         "strength": "non_negative",
         "weight_decay": "non_negative",
         "max_norm": "positive",
+        "radius": "positive",
         "every": "positive",
         "factor": "positive",
         "total_steps": "positive",

@@ -137,6 +137,9 @@ class MLPClassifier(CallbackSupport, ClassifierMixin, BaseEstimator):
       weight_decay: AdamW's decoupled decay (``adamw`` only).
       dropout: inverted-dropout rate on every hidden layer while training.
       label_smoothing: train towards ``(1 - s) onehot(y) + s / n_classes``.
+      max_norm: ``None`` (off) or a radius ``c > 0``: after every step, each unit's
+        incoming weights (a column of a layer's ``w``, the output layer's too) longer
+        than ``c`` are scaled back to norm ``c`` (Srivastava et al., 2014).
       class_weight: ``None``, ``"balanced"`` (``n_samples / (n_classes * count(class))``
         over the ``y`` given to ``fit``, as ``sklearn.utils.class_weight.compute_class_weight``
         computes it) or a dict ``{label: weight}`` (labels left out weigh 1). Each example's
@@ -210,6 +213,7 @@ class MLPClassifier(CallbackSupport, ClassifierMixin, BaseEstimator):
         weight_decay: float = 0.01,
         dropout: float = 0.0,
         label_smoothing: float = 0.0,
+        max_norm: float | None = None,
         class_weight: Any = None,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
@@ -235,6 +239,7 @@ class MLPClassifier(CallbackSupport, ClassifierMixin, BaseEstimator):
         self.weight_decay = weight_decay
         self.dropout = dropout
         self.label_smoothing = label_smoothing
+        self.max_norm = max_norm
         self.class_weight = class_weight
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -161,6 +161,9 @@ def check_settings(params: Mapping[str, Any], n_samples: int) -> Hyperparameters
         weight_decay=_real("weight_decay", p["weight_decay"], 0, math.inf),
         dropout=_real("dropout", p["dropout"], 0, 1),
         label_smoothing=_real("label_smoothing", p["label_smoothing"], 0, 1),
+        max_norm=None
+        if p["max_norm"] is None
+        else _real("max_norm", p["max_norm"], 0, math.inf, open_low=True),
     )
     return Hyperparameters(
         training=training._replace(warmup_epochs=WARMUP_SHARE * training.epochs),

@@ -197,6 +197,30 @@ enum { PLAIN = 0, MOMENTUM = 1, NESTEROV = 2, ADAM = 3 };
         }                                                                                 \
     }                                                                                     \
                                                                                           \
+    /* Columns over `radius` scaled back onto it: w_j <- w_j radius / max(||w_j||, radius), \
+       the norms accumulated in float64; nothing is written unless a column is over. */   \
+    HOT static void max_norm_columns_##SUFFIX(T *restrict w, Py_ssize_t rows,              \
+                                              Py_ssize_t cols, T radius,                   \
+                                              double *restrict sums, T *restrict scale) {   \
+        for (Py_ssize_t c = 0; c < cols; c++) sums[c] = 0.0;                              \
+        for (Py_ssize_t r = 0; r < rows; r++) {                                           \
+            const T *wr = w + r * cols;                                                   \
+            for (Py_ssize_t c = 0; c < cols; c++) sums[c] += (double)wr[c] * (double)wr[c]; \
+        }                                                                                 \
+        int over = 0;                                                                     \
+        for (Py_ssize_t c = 0; c < cols; c++) {                                           \
+            double norm = sqrt(sums[c]);                                                  \
+            double s = (double)radius / (norm > (double)radius ? norm : (double)radius);  \
+            scale[c] = s < 1 ? (T)s : (T)1;                                               \
+            over |= s < 1;                                                                \
+        }                                                                                 \
+        if (!over) return;                                                                \
+        for (Py_ssize_t r = 0; r < rows; r++) {                                           \
+            T *wr = w + r * cols;                                                         \
+            for (Py_ssize_t c = 0; c < cols; c++) wr[c] *= scale[c];                      \
+        }                                                                                 \
+    }                                                                                     \
+                                                                                          \
     HOT static void flush_subnormals_##SUFFIX(T *restrict x, Py_ssize_t n, T tiny) {       \
         for (Py_ssize_t i = 0; i < n; i++) x[i] = FABS(x[i]) < tiny ? 0 : x[i];            \
     }
@@ -505,6 +529,40 @@ static PyObject *py_flush_subnormals(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static PyObject *py_max_norm_columns(PyObject *self, PyObject *args) {
+    PyObject *w;
+    double radius;
+    if (!PyArg_ParseTuple(args, "Od", &w, &radius)) return NULL;
+    char f;
+    if (float_format(w, &f) < 0) return NULL;
+    Arg a[1];
+    memset(a, 0, sizeof a);
+    if (take(w, &a[0], "w", 2, f, 1) < 0 ||
+        check(radius > 0, "max_norm_columns: radius must be > 0") < 0) {
+        release(a, 1);
+        return NULL;
+    }
+    Py_ssize_t rows = dim(&a[0], 0), cols = dim(&a[0], 1);
+    double *sums = PyMem_Malloc((cols ? cols : 1) * sizeof(double));
+    void *scale = PyMem_Malloc((cols ? cols : 1) * a[0].view.itemsize);
+    if (sums == NULL || scale == NULL) {
+        PyMem_Free(sums);
+        PyMem_Free(scale);
+        release(a, 1);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS;
+    if (f == 'f')
+        max_norm_columns_f32(DATA(a[0], float), rows, cols, (float)radius, sums, scale);
+    else
+        max_norm_columns_f64(DATA(a[0], double), rows, cols, radius, sums, scale);
+    Py_END_ALLOW_THREADS;
+    PyMem_Free(sums);
+    PyMem_Free(scale);
+    release(a, 1);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"bias_activation", py_bias_activation, METH_VARARGS, "z += b in place and out = f(z)."},
     {"activation_backward", py_activation_backward, METH_VARARGS,
@@ -515,6 +573,8 @@ static PyMethodDef methods[] = {
     {"update_norm", py_update_norm, METH_VARARGS, "|| a g + c p ||, in float64."},
     {"fused_update", py_fused_update, METH_VARARGS, "One optimizer step of a fused chain."},
     {"flush_subnormals", py_flush_subnormals, METH_VARARGS, "Subnormal entries set to zero."},
+    {"max_norm_columns", py_max_norm_columns, METH_VARARGS,
+     "Columns of w longer than radius scaled back onto it, in place."},
     {NULL, NULL, 0, NULL},
 };
 

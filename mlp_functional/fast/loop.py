@@ -34,7 +34,7 @@ from ..textbook.train import TrainState, dropout_masks, epoch_order
 from . import backend
 from .kernels import Workspace, backprop, workspace
 from .overlap import overlap_for
-from .rules import adam_sums, fused_chain
+from .rules import adam_sums, fused_chain, weight_shapes
 from .state import FastState, buffer_views, from_fast, rule_chain, to_fast
 
 __all__ = ["Diverged", "Tally", "optimizer_step", "run_epoch"]
@@ -102,10 +102,10 @@ def _batches(
         yield xb, y[idx], masks, None if weights is None else weights[idx]
 
 
-def compile_step(chain: list[tuple[Any, Any]]) -> Callable[..., None]:
-    """The optimizer step ``(p, g, slots, scratch) -> None``: the chain's fast form (see
-    :func:`~.rules.fused_chain`)."""
-    fused = fused_chain(chain)
+def compile_step(chain: list[tuple[Any, Any]], params: Params) -> Callable[..., None]:
+    """The optimizer step ``(p, g, slots, scratch) -> None`` for a model shaped like
+    ``params``: the chain's fast form (see :func:`~.rules.fused_chain`)."""
+    fused = fused_chain(chain, shapes=weight_shapes(params))
     assert fused is not None, "check supports(state) first"
     return fused.step
 
@@ -114,7 +114,7 @@ def optimizer_step(state: TrainState) -> tuple[Any, Array, list[list[Any]]]:
     """The compiled optimizer step with fresh flat params and slots, for timing it alone."""
     fast = to_fast(state)
     slots = [list(slot.values) for slot in fast.slots]
-    return compile_step(rule_chain(state)), fast.p, slots
+    return compile_step(rule_chain(state), state.params), fast.p, slots
 
 
 def _train(
@@ -125,7 +125,7 @@ def _train(
     batch_size: int,
 ) -> tuple[TrainState, Tally]:
     chain = rule_chain(state)
-    step = compile_step(chain)
+    step = compile_step(chain, state.params)
     fast = to_fast(state)
     slots = [list(slot.values) for slot in fast.slots]
     adams = [

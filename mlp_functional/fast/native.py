@@ -15,7 +15,9 @@ Each kernel fuses elementwise passes into one loop over arrays of one float dtyp
 - ``update_norm(g, p, a, c)``: ``|| a g + c p ||`` accumulated in float64;
 - ``fused_update(p, g, m1, m2, kind, a, c, beta, epsc, s, d)``: one step of a fused
   optimizer chain (see :func:`mlp_functional.fast.rules.fused_update`);
-- ``flush_subnormals(x)``: subnormal entries of ``x`` set to zero, in place.
+- ``flush_subnormals(x)``: subnormal entries of ``x`` set to zero, in place;
+- ``max_norm_columns(w, radius)``: each column of ``w`` longer than ``radius`` scaled back
+  onto it, in place, the norms in float64 (see :func:`.rules.max_norm_columns`).
 
 Arrays must be C-contiguous; a wrong dtype or shape raises TypeError or ValueError, an
 out-of-range label or index IndexError, before anything is written.
@@ -46,6 +48,7 @@ __all__ = [
     "flush_subnormals",
     "fused_update",
     "gather_features",
+    "max_norm_columns",
     "softmax_cross_entropy",
     "update_norm",
 ]
@@ -57,6 +60,7 @@ gather_features = _kernels.gather_features
 update_norm = _kernels.update_norm
 fused_update = _kernels.fused_update
 flush_subnormals = _kernels.flush_subnormals
+max_norm_columns = _kernels.max_norm_columns
 
 RELU, LEAKY, TANH, SIGMOID = 0, 1, 2, 3
 #: Activation name -> the code the kernels take.

@@ -7,7 +7,9 @@ weights have served their last product (``delta @ w.T``); the layer's slice of t
 flat buffers is then updated by the compiled kernel, which releases the GIL. The
 next step waits for every update before its forward pass. Clipping by global norm
 needs the whole gradient first, so such chains run their update after back
-propagation, as without overlap.
+propagation, as without overlap. Max-norm's projection of a layer follows that layer's
+last update job on the same worker, so it sees the layer's weights fully updated, and
+back propagation no longer reads them by then.
 
 What can hide is the update of the layers above the first, behind the first layer's
 weight gradient (the step's last product); the first layer's own update has only the
@@ -36,7 +38,7 @@ import numpy as np
 
 from ..textbook.params import Params
 from . import backend
-from .rules import fused_chain, step_counts
+from .rules import fused_chain, step_counts, weight_shapes
 
 __all__ = [
     "FIRST_LAYER_BLOCKS",
@@ -102,7 +104,7 @@ class Overlap:
     ) -> None:
         self.fused, self.p, self.g, self.slots = fused, p, g, slots
         self.bounds = layer_bounds(params)
-        self.shapes = tuple(layer.w.shape for layer in params.layers)
+        self.shapes = weight_shapes(params)
         self.blocks = blocks
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="update")
         self.pending: list[Future[None]] = []
@@ -115,11 +117,14 @@ class Overlap:
 
         def ready(layer: int, rows: tuple[int, int] | None = None) -> None:
             lo, hi = self.bounds[layer]
+            n_rows, width = self.shapes[layer]
+            last = rows is None or rows[1] >= n_rows
             if rows is not None:  # rows [start, stop) of w; the bias goes with the last
-                n_rows, width = self.shapes[layer]
-                lo, hi = lo + rows[0] * width, (lo + rows[1] * width if rows[1] < n_rows else hi)
+                lo, hi = lo + rows[0] * width, (hi if last else lo + rows[1] * width)
             job = self.worker.submit(self.fused.apply, k, self.p, self.g, self.slots, lo, hi)
             self.pending.append(job)
+            if last and self.fused.radii:  # one worker runs jobs in order: the layer is done
+                self.pending.append(self.worker.submit(self.fused.constrain, self.p, layer))
 
         return ready
 
@@ -158,7 +163,7 @@ def overlap_for(
     setting = os.environ.get(OVERLAP_VARIABLE, "auto").strip().lower()
     if backend.compiled() is None or (setting.isdigit() and int(setting) == 0):
         return None
-    fused = fused_chain(chain)
+    fused = fused_chain(chain, shapes=weight_shapes(params))
     if fused is None or fused.global_norm:
         return None
     if setting.isdigit():

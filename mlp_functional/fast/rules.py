@@ -15,8 +15,13 @@ Adam's moments run as decayed sums ``mu / (1 - b1)`` and ``nu / (1 - b2)``, two 
 step fewer (see :func:`adam_sums`); with ``c = sqrt((1 - b2**t) / (1 - b2))`` the direction
 ``mu_hat / (sqrt(nu_hat) + eps)`` equals ``(1 - b1) / (1 - b1**t) * c * S1 / (sqrt(S2) + eps c)``.
 
-A chain of another shape (two moments, clipping after the moment, a user's own rule)
-has no fast form: :func:`fused_chain` gives None and the textbook engine runs it.
+The max-norm constraint is no scalar: once the pass has updated a layer, its weights'
+columns are projected onto their ball (:meth:`FusedChain.constrain`, one more pass over
+that layer's weights), which needs the layers' shapes; it must end the chain.
+
+A chain of another shape (two moments, clipping after the moment, max-norm before the
+end, a user's own rule) has no fast form: :func:`fused_chain` gives None and the
+textbook engine runs it.
 
 >>> import numpy as np
 >>> from mlp_functional.textbook import optimizers
@@ -29,6 +34,7 @@ has no fast form: :func:`fused_chain` gives None and the textbook engine runs it
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
@@ -37,6 +43,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..textbook import optimizers as tb
+from ..textbook.params import Params
 from . import backend
 
 __all__ = [
@@ -49,8 +56,10 @@ __all__ = [
     "flush_subnormals",
     "fused_chain",
     "fused_update",
+    "max_norm_columns",
     "step_counts",
     "update_norm",
+    "weight_shapes",
 ]
 
 Array = np.ndarray
@@ -134,9 +143,13 @@ RULES: Mapping[Callable[..., tb.Optimizer], Rule] = MappingProxyType(
         tb.trace_momentum: _momentum,
         tb.scale_by_adam: _adam,
         tb.scale_by_learning_rate: _learning_rate,
+        # The projection follows the pass over a layer: see FusedChain.constrain.
+        tb.max_norm: lambda k, hyper, slot, norm: k,
     }
 )
 _MOMENTS = (tb.trace_momentum, tb.scale_by_adam)
+#: What may follow max-norm in a chain that has a fast form.
+_AFTER_MAX_NORM = (tb.max_norm, tb.count_updates, tb.identity)
 
 
 def update_norm(g: Array, p: Array, a: Any, c: Any) -> float:
@@ -173,6 +186,22 @@ def fused_update(p, g, m1, m2, kind, a, c, beta, epsc, s, d) -> None:
         p += d * p
     g *= s
     p += g
+
+
+def max_norm_columns(w: Array, radius: Any) -> None:
+    """Scale each column of ``w`` whose norm exceeds ``radius`` back onto that norm, in
+    place: ``w_j <- w_j radius / max(||w_j||, radius)`` (the NumPy form of the compiled
+    one). Columns within the ball are not written.
+
+    >>> w = np.array([[6.0, 0.1], [8.0, 0.0]])
+    >>> max_norm_columns(w, 5.0)
+    >>> w.tolist()
+    [[3.0, 0.1], [4.0, 0.0]]
+    """
+    scale = radius / np.maximum(np.sqrt(np.einsum("ij,ij->j", w, w)), radius)
+    over = scale < 1
+    if over.any():
+        w[:, over] *= scale[over]
 
 
 def flush_subnormals(count: int, *buffers: Array) -> None:
@@ -221,15 +250,31 @@ def step_counts(slots: Sequence[list[Any]]) -> list[int | None]:
 Chain = Sequence[tuple[Callable[..., tb.Optimizer], Mapping[str, Any]]]
 
 
-class FusedChain:
-    """A chain's step as :meth:`prepare` (the scalars, counts advanced) and :meth:`apply`
-    (the pass over ``[lo, hi)``); :meth:`step` does both for the whole buffer."""
+Shapes = Sequence[tuple[int, int]]
+"""The layers' weight shapes ``(fan_in, fan_out)``, input first."""
 
-    def __init__(self, chain: Chain, kernels: Any) -> None:
+
+def weight_shapes(params: Params) -> tuple[tuple[int, int], ...]:
+    """The weight shapes of ``params``' layers, as :class:`FusedChain` takes them."""
+    return tuple((layer.w.shape[0], layer.w.shape[1]) for layer in params.layers)
+
+
+class FusedChain:
+    """A chain's step as :meth:`prepare` (the scalars, counts advanced), :meth:`apply`
+    (the pass over ``[lo, hi)``) and :meth:`constrain` (a layer's max-norm projection);
+    :meth:`step` does all three for the whole buffer. ``shapes``: the layers' weight
+    shapes, which max-norm needs (the buffers hold ``w`` then ``b``, layer by layer)."""
+
+    def __init__(self, chain: Chain, kernels: Any, shapes: Shapes = ()) -> None:
         self.chain = [(RULES[rule], hyper) for rule, hyper in chain]
         rules = [rule for rule, _ in chain]
         self.moment = next((i for i, rule in enumerate(rules) if rule in _MOMENTS), None)
         self.global_norm = tb.clip_by_global_norm in rules
+        self.radii = tuple(hyper["radius"] for rule, hyper in chain if rule is tb.max_norm)
+        if self.radii and not shapes:
+            raise ValueError("a chain with max_norm needs the layers' shapes to project them")
+        starts = itertools.accumulate((i * o + o for i, o in shapes), initial=0)
+        self.weights = tuple((lo, i, o) for lo, (i, o) in zip(starts, shapes, strict=False))
         self.kernels = kernels
 
     def prepare(self, p: Array, g: Array, slots: Sequence[list[Any]]) -> Coefficients:
@@ -258,6 +303,17 @@ class FusedChain:
         # Python floats meet the arrays' dtype as NumPy's weak scalars: rounded to it first.
         update(p[lo:hi], g[lo:hi], m1, m2, k.kind, k.a, k.c, k.beta, k.epsc, k.s, k.d)
 
+    def constrain(self, p: Array, layer: int) -> None:
+        """Max-norm's projection of ``layer``'s weights in ``p``, once its pass is done
+        (nothing for a chain without max-norm)."""
+        if not self.radii:
+            return
+        lo, fan_in, fan_out = self.weights[layer]
+        w = p[lo : lo + fan_in * fan_out].reshape(fan_in, fan_out)
+        project = max_norm_columns if self.kernels is None else self.kernels.max_norm_columns
+        for radius in self.radii:
+            project(w, p.dtype.type(radius))
+
     def finish(self, counts: Sequence[int | None], slots: Sequence[list[Any]]) -> None:
         """After the step: the moment's periodic subnormal flush, by its own count (or the
         chain's first count, for momentum, which keeps none) before the step."""
@@ -271,21 +327,26 @@ class FusedChain:
     def step(self, p: Array, g: Array, slots: list[list[Any]], scratch: Array) -> None:
         """The whole step: the compiled pass over the whole buffer, or the NumPy passes
         :data:`CHUNK` entries at a time (the scalars, clipping's norm among them, come
-        from the whole gradient first)."""
+        from the whole gradient first), then max-norm's projections."""
         del scratch
         counts = step_counts(slots)
         k = self.prepare(p, g, slots)
         piece = p.size if self.kernels is not None else CHUNK
         for lo in range(0, p.size, piece):
             self.apply(k, p, g, slots, lo, min(lo + piece, p.size))
+        for layer in range(len(self.weights)):
+            self.constrain(p, layer)
         self.finish(counts, slots)
 
 
-def fused_chain(chain: Chain, kernels: Any = "auto") -> FusedChain | None:
+def fused_chain(chain: Chain, kernels: Any = "auto", shapes: Shapes = ()) -> FusedChain | None:
     """The fast form of ``chain``, or None when it has none (see the module); its passes
     are ``kernels``' (the compiled module, None for NumPy; ``"auto"``: the backend's).
+    A chain with max-norm needs the layers' weight ``shapes``.
 
     >>> fused_chain([(tb.scale_by_adam, {}), (tb.trace_momentum, {})]) is None
+    True
+    >>> fused_chain([(tb.max_norm, {"radius": 3.0}), (tb.scale_by_adam, {})]) is None
     True
     """
     rules = [rule for rule, _ in chain]
@@ -294,4 +355,6 @@ def fused_chain(chain: Chain, kernels: Any = "auto") -> FusedChain | None:
         return None
     if moments and tb.clip_by_global_norm in rules[moments[0] :]:
         return None
-    return FusedChain(chain, backend.compiled() if kernels == "auto" else kernels)
+    if tb.max_norm in rules and not set(rules[rules.index(tb.max_norm) :]) <= set(_AFTER_MAX_NORM):
+        return None
+    return FusedChain(chain, backend.compiled() if kernels == "auto" else kernels, shapes)

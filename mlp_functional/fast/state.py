@@ -23,7 +23,7 @@ from ..textbook import activations
 from ..textbook.optimizers import Optimizer, chain
 from ..textbook.params import Layer, Params, ravel, unravel
 from ..textbook.train import TrainState
-from .rules import fused_chain
+from .rules import fused_chain, weight_shapes
 
 __all__ = [
     "FastState",
@@ -97,7 +97,7 @@ def supports(state: TrainState) -> bool:
     """
     if not has_activation_kernel(state.params.activation):
         return False
-    return fused_chain(rule_chain(state)) is not None
+    return fused_chain(rule_chain(state), shapes=weight_shapes(state.params)) is not None
 
 
 def buffer_views(flat: Array, like: Params) -> Params:

@@ -92,6 +92,7 @@ class Settings(NamedTuple):
     weight_decay: float = 0.0
     l2: float = 0.0
     clip: float = 0.0
+    max_norm: float | None = None
     dropout: float = 0.0
     label_smoothing: float = 0.0
     augment: str = "none"
@@ -338,6 +339,16 @@ SPECS: Mapping[str, Spec] = MappingProxyType(
         "weight_decay": _number(0.0, math.inf, "adamw's decoupled decay", "W"),
         "l2": _number(0.0, math.inf, "L2 penalty strength", "S"),
         "clip": _number(0.0, math.inf, "clip the gradient's global norm", "NORM"),
+        "max_norm": _optional(
+            _number(
+                0.0,
+                math.inf,
+                "max-norm: after every step, scale each unit's incoming weights back to "
+                "norm C when longer (default: off)",
+                "C",
+                above=True,
+            )
+        ),
         "dropout": _number(*_FRACTION, "dropout on hidden layers", "RATE"),
         "label_smoothing": _number(*_FRACTION, "label smoothing", "S"),
         "augment": _choice(AUGMENTATIONS, "training-image augmentation"),
@@ -370,8 +381,8 @@ assert tuple(SPECS) == Settings._fields, "SPECS and Settings must name the same 
 #: The settings of how your own data are read (``data``): refused without it.
 OWN_DATA_OPTIONS = ("label_column", "test_size", "color", "image_size", "skip_bad")
 #: Settings a config.json written before they existed may lack (their defaults apply): your
-#: own data's, and the optimizers' constants (the values every earlier run used).
-_ADDED_LATER = frozenset({"data", *OWN_DATA_OPTIONS, "nesterov", "b1", "b2", "eps"})
+#: own data's, the optimizers' constants and max-norm (the values every earlier run used).
+_ADDED_LATER = frozenset({"data", *OWN_DATA_OPTIONS, "nesterov", "b1", "b2", "eps", "max_norm"})
 
 
 def check(settings: Settings) -> Settings:
@@ -444,7 +455,8 @@ def from_record(raw: Any) -> Settings:
 
     A record from before your own data could be read (no ``data``, ``label_column``...),
     or from before the optimizers' constants were settings (no ``b1``, ``b2``, ``eps``,
-    ``nesterov``), reads with those fields at their defaults: the values those runs used.
+    ``nesterov``) or max-norm was (no ``max_norm``), reads with those fields at their
+    defaults: the values those runs used.
 
     >>> from_record({**Settings()._asdict(), "hidden": [64]}).hidden
     (64,)

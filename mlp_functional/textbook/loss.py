@@ -59,8 +59,7 @@ def targets(labels: np.ndarray, classes: int, label_smoothing: float, dtype: Any
     >>> targets(np.array([1]), 4, 0.2, np.float64).tolist()
     [[0.05, 0.8500000000000001, 0.05, 0.05]]
     """
-    s = label_smoothing
-    return np.eye(classes, dtype=dtype)[labels] * (1 - s) + s / classes
+    return np.eye(classes, dtype=dtype)[labels] * (1 - label_smoothing) + label_smoothing / classes
 
 
 def cross_entropy(z: np.ndarray, labels, label_smoothing=0.0, weights=None) -> float:

@@ -128,10 +128,9 @@ def chain(*optimizers: Optimizer) -> Optimizer:
 
     def update(updates: Params, state: tuple[Any, ...], params: Params):
         if not isinstance(state, tuple) or len(state) != len(optimizers):
-            got = (
-                f"{len(optimizers)} transformations need as many states, got {type(state).__name__}"
-            )
-            raise TypeError(f"a chain of {got}: make sure you have called init first")
+            n, got = len(optimizers), type(state).__name__
+            need = f"a chain of {n} transformations need as many states, got {got}"
+            raise TypeError(f"{need}: make sure you have called init first")
 
         def step(carry: tuple[Params, tuple], pair: tuple[Optimizer, Any]):
             (u, states), (opt, s) = carry, pair
@@ -284,6 +283,35 @@ def clip_by_global_norm(max_norm: float) -> Optimizer:
     return stateless(clip_by_global_norm, clip, max_norm=max_norm)
 
 
+def max_norm(radius: float) -> Optimizer:
+    """The max-norm constraint (Srivastava et al., 2014): after each step, every unit's
+    incoming weights (a column of ``w``, shape ``(fan_in, fan_out)``) are projected onto the
+    ball of ``radius``; biases are left as they are. Put it last in a chain, after the
+    learning rate, so that ``u`` is the step::
+
+        w' = p + u          u <- w' min(1, radius / ||w'_j||) - p   (column by column)
+
+    A column within the ball keeps ``u`` as it was. The paper speaks of hidden units; its
+    authors' code (deepnet) set ``weight_norm`` on every edge, the output layer's too, and
+    so every layer is constrained here.
+
+    >>> import numpy as np
+    >>> from mlp_functional.textbook.params import Layer, Params, tree_map
+    >>> p = Params((Layer(np.array([[6.0, 0.1], [8.0, 0.0]]), np.ones(2)),), None)
+    >>> opt = max_norm(5.0)  # column 0 has norm 10: halved; column 1 is within the ball
+    >>> u, _ = opt.update(tree_map(np.zeros_like, p), opt.init(p), p)
+    >>> apply_updates(p, u).layers[0].w.tolist(), apply_updates(p, u).layers[0].b.tolist()
+    ([[3.0, 0.1], [4.0, 0.0]], [1.0, 1.0])
+    """
+
+    def project(u: np.ndarray, p: np.ndarray) -> np.ndarray:
+        w = p + u  # a weight matrix (2-D), or a bias (1-D), which is left as it is
+        scale = radius / np.maximum(np.sqrt((w * w).sum(axis=0)), radius)  # 1 within the ball
+        return np.where(scale < 1, w * scale - p, u) if u.ndim == 2 else u
+
+    return stateless(max_norm, lambda u, p: tree_map(project, u, p), radius=radius)
+
+
 def sgd(lr: LearningRate) -> Optimizer:
     """Plain gradient descent: ``p <- p - lr g``.
 
@@ -361,8 +389,7 @@ def step_count(state: Any) -> int | None:
     >>> step_count(adam().init(p)), step_count(trace_momentum().init(p))
     (0, None)
     """
-    if isinstance(state, tuple) and not isinstance(state, Params):
-        if "count" in getattr(state, "_fields", ()):
-            return int(state.count)  # type: ignore[call-overload]
-        return next((c for c in map(step_count, state) if c is not None), None)
-    return None
+    if "count" in getattr(state, "_fields", ()):
+        return int(state.count)
+    nested = isinstance(state, tuple) and not isinstance(state, Params)  # a chain's states
+    return next((c for c in map(step_count, state) if c is not None), None) if nested else None

@@ -68,8 +68,6 @@ def one_cycle(lr: float, *, total_steps: int, warmup_fraction=0.3, start_div=25.
     (0.04, 1.0, True)
     """
     peak, low, end = warmup_fraction * total_steps, lr / start_div, lr / (start_div * final_div)
-    up, down = (
-        lambda t: _anneal(low, lr, t / peak),
-        lambda t: _anneal(lr, end, (t - peak) / (total_steps - peak)),
-    )
+    up = lambda t: _anneal(low, lr, t / peak)  # noqa: E731
+    down = lambda t: _anneal(lr, end, (t - peak) / (total_steps - peak))  # noqa: E731
     return lambda t: float(up(t) if t <= peak else down(t))
