@@ -172,6 +172,12 @@ class BenchResult(NamedTuple):
     kernels: str
     kernels_ready: float
 
+    @property
+    def rest(self) -> float:
+        """Seconds per step outside forward, backward and update: gather, loss, Python."""
+        step = self.step
+        return self.epoch / self.steps - step.forward - step.backward - step.update
+
 
 def run_bench(
     images: Array,
