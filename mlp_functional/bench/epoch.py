@@ -171,6 +171,12 @@ class BenchResult(NamedTuple):
     peer_first_epoch: dict[str, float]
     kernels: str
 
+    @property
+    def rest(self) -> float:
+        """Seconds per step outside forward, backward and update: gather, loss, Python."""
+        step = self.step
+        return self.epoch / self.steps - step.forward - step.backward - step.update
+
 
 def run_bench(
     images: Array,

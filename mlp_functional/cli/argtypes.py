@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["hidden_sizes", "positive_int"]
+__all__ = ["hidden_sizes", "openblas_kernels", "positive_int"]
 
 
 def _int(text: str, what: str) -> int:
@@ -43,5 +43,29 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
 
     try:
         return tuple(SPECS["hidden"].parse(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def openblas_kernels(text: str) -> tuple[str, ...]:
+    """OpenBLAS kernels to time, comma-separated: ``own`` (OpenBLAS's own choice) and
+    core names, spelt as OpenBLAS spells them.
+
+    >>> openblas_kernels(" own ")
+    ('own',)
+    """
+    from ..bench.openblas import canonical_kernel
+
+    words = [word.strip() for word in text.split(",")]
+    if not any(words):
+        raise argparse.ArgumentTypeError(
+            "no kernel named; list them comma-separated, e.g. own,Haswell"
+        )
+    if not all(words):
+        raise argparse.ArgumentTypeError(
+            f"empty name in {text!r}; separate the kernels by single commas, e.g. own,Haswell"
+        )
+    try:
+        return tuple(canonical_kernel(word) for word in words)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None

@@ -7,34 +7,41 @@ and the rest, evaluation throughput, the peak memory of a default ``train`` run,
 ``--compare`` scikit-learn's, PyTorch's and JAX's epoch on the same job, alternating,
 each with its test accuracy. The fast engine's kernels (compiled with the ``fast``
 extra, NumPy without) are named, with the seconds they take to compile from scratch
-and to load from the disk cache.
+and to load from the disk cache. With ``--openblas-kernels own,Haswell`` the same bench
+runs once per OpenBLAS kernel, each in a process of its own (:mod:`.bench_openblas`).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..runs.recipes import OPTIMIZERS
-from .argtypes import hidden_sizes, positive_int
+from .argtypes import hidden_sizes, openblas_kernels, positive_int
 
 __all__ = [
+    "COMPARABLE_ACCURACY",
     "add_parser",
     "blas_info",
     "blas_pin_note",
     "cpu_model",
     "run",
+    "table_lines",
     "train_peak_memory_mb",
 ]
 
 HELP = "time a training epoch against its matrix products alone (and against peers)"
+#: A peer whose test accuracy is below this did not learn the job: its time is no match.
+COMPARABLE_ACCURACY = 0.95
 
 
 def add_parser(sub: Any) -> None:
@@ -49,7 +56,35 @@ def add_parser(sub: Any) -> None:
         "--no-memory", action="store_true", help="skip the peak memory of a default train run"
     )
     p.add_argument("--data-dir", metavar="DIR", help="folder holding MNIST's four files")
+    p.add_argument(
+        "--openblas-kernels",
+        type=openblas_kernels,
+        metavar="own,CORE",
+        help="run this bench once per OpenBLAS kernel, each in a process of its own, and "
+        "compare them: own (OpenBLAS's choice: OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE "
+        "removed) or a core name such as Haswell (OPENBLAS_CORETYPE set to it, "
+        "OPENBLAS_L2_SIZE as in this environment)",
+    )
+    # Where a child of --openblas-kernels writes its figures, as JSON.
+    p.add_argument("--result-json", metavar="FILE", help=argparse.SUPPRESS)
     p.set_defaults(run=run)
+
+
+def table_lines(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    """A Markdown table, its first column padded to line up.
+
+    >>> rows = [("floor", "0.2 s"), ("epoch", "1 s")]
+    >>> print("\\n".join(table_lines(("measure", "value"), rows)))
+    | measure | value |
+    |---------|---|
+    | floor   | 0.2 s |
+    | epoch   | 1 s |
+    """
+    width = max(len(row[0]) for row in [header, *rows])
+    lines = [f"| {header[0]:<{width}} | " + " | ".join(header[1:]) + " |"]
+    lines.append(f"|{'-' * (width + 2)}|" + "---|" * (len(header) - 1))
+    lines += [f"| {row[0]:<{width}} | " + " | ".join(row[1:]) + " |" for row in rows]
+    return lines
 
 
 def _cpuinfo_field(name: str) -> str | None:
@@ -135,7 +170,12 @@ def train_peak_memory_mb(data_dir: str | None, epochs: int = 1) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Measure and print the table."""
+    """Measure and print the table (or one per OpenBLAS kernel, with --openblas-kernels)."""
+    if args.openblas_kernels:
+        from .bench_openblas import run_kernels
+
+        return run_kernels(args)
+
     import numpy as np
 
     from ..bench.epoch import run_bench
@@ -179,8 +219,6 @@ def run(args: argparse.Namespace) -> int:
     if pin:
         print(pin)
     step = result.step
-    per_step = result.epoch / result.steps
-    rest = per_step - step.forward - step.backward - step.update
     kernels = (
         "compiled C, built with the package"
         if result.kernels == "native"
@@ -200,7 +238,7 @@ def run(args: argparse.Namespace) -> int:
         ("  per step: forward", f"{1e3 * step.forward:.3f} ms", ""),
         ("  per step: backward", f"{1e3 * step.backward:.3f} ms", ""),
         ("  per step: update", f"{1e3 * step.update:.3f} ms", ""),
-        ("  per step: the rest", f"{1e3 * rest:.3f} ms", "gather, loss, Python"),
+        ("  per step: the rest", f"{1e3 * result.rest:.3f} ms", "gather, loss, Python"),
         (
             "predict, 10,000 test images",
             f"{result.eval_images_per_second:,.0f} img/s",
@@ -209,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
     ]
     for name, seconds in result.peers.items():
         accuracy = result.peer_accuracy[name]
-        checked = "" if accuracy >= 0.95 else " BELOW 95%: not comparable"
+        checked = "" if accuracy >= COMPARABLE_ACCURACY else " BELOW 95%: not comparable"
         rows.append(
             (
                 f"{name} epoch",
@@ -219,13 +257,13 @@ def run(args: argparse.Namespace) -> int:
                 f"first epoch {result.peer_first_epoch[name]:.2f} s",
             )
         )
-    if not args.no_memory:
-        peak = train_peak_memory_mb(args.data_dir)
+    peak = None if args.no_memory else train_peak_memory_mb(args.data_dir)
+    if peak is not None:
         rows.append(("peak memory, default train", f"{peak:.0f} MB", "1 epoch, own process"))
-    width = max(len(r[0]) for r in rows)
     print()
-    print(f"| {'measure':<{width}} | value | note |")
-    print(f"|{'-' * (width + 2)}|---|---|")
-    for name, value, note in rows:
-        print(f"| {name:<{width}} | {value} | {note} |")
+    print("\n".join(table_lines(("measure", "value", "note"), rows)))
+    if args.result_json:
+        from ..bench.openblas import bench_record
+
+        Path(args.result_json).write_text(json.dumps(bench_record(result, peak)))
     return 0
