@@ -15,7 +15,8 @@ the fast engine's kernels (``numpy``, ``native`` or both: ``MLP_FUNCTIONAL_KERNE
 an old checkout may name ``numba``);
 ``--this`` times another checkout of the present engine instead of this one. The other
 checkout is timed with its one engine, or with ``--other-engine fast`` with its fast
-engine under each of the kernels, beside ours.
+engine under each of the kernels, beside ours (``--other-kernels numba``: under that
+name instead, for a checkout whose compiled kernels were numba's).
 """
 
 from __future__ import annotations
@@ -139,6 +140,11 @@ def main() -> None:
     parser.add_argument(
         "--other-engine", default="", help="the other checkout's engine= (default: none given)"
     )
+    parser.add_argument(
+        "--other-kernels",
+        default="",
+        help="the other checkout's kernels, when its names differ (e.g. numba; default: --kernels)",
+    )
     args = parser.parse_args()
     before = f"before ({args.other.name})"
     variants = {}
@@ -147,8 +153,9 @@ def main() -> None:
     for engine in args.engines.split(","):
         for kernels in args.kernels.split(",") if engine == "fast" else ["numpy"]:
             if args.other_engine and engine == "fast":
-                label = f"{before}, {args.other_engine} engine, {kernels} kernels"
-                variants[label] = (args.other, args.other_engine, kernels)
+                theirs = args.other_kernels or kernels
+                label = f"{before}, {args.other_engine} engine, {theirs} kernels"
+                variants[label] = (args.other, args.other_engine, theirs)
             label = f"now, fast engine, {kernels} kernels" if engine == "fast" else "now, textbook"
             variants[label] = (args.this, engine, kernels)
     runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
