@@ -33,6 +33,10 @@ def test_bench_prints_the_floor_the_ratio_and_peak_memory(
     # With one round the ratio is ours / floor, up to the table's rounding (0.0005 s each).
     low, high = (ours - 5e-4) / (floor + 5e-4), (ours + 5e-4) / (floor - 5e-4)
     assert low - 0.005 <= ratio <= high + 0.005
+    # Ours is held to 95% on the test set like every peer: its figure is printed beside.
+    accuracy = re.search(r"test accuracy ([\d.]+)% after (\d+) epochs", out)
+    assert accuracy is not None and int(accuracy.group(2)) == 2  # the warm-up and one round
+    assert 80 < float(accuracy.group(1)) <= 100  # 784-8-10 learns MNIST in two epochs
     kernels = re.search(r"fast engine kernels\s*\| (\w+) \| ([^|]*)\|", out)
     assert kernels is not None and kernels.group(1) == "native"  # make test builds them
     assert "compiled C" in kernels.group(2)

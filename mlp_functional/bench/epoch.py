@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..engine.api import init, key, n_params
-from ..engine.table import predict, train_epoch
+from ..engine.table import evaluate, predict, train_epoch
 from ..fast import backend
 from ..fast.kernels import backprop, propagate, workspace
 from ..fast.loop import optimizer_step
@@ -170,6 +170,8 @@ class BenchResult(NamedTuple):
     peer_accuracy: dict[str, float]
     peer_first_epoch: dict[str, float]
     kernels: str
+    epochs: int = 0  # of ours: the warm-up and the timed ones
+    accuracy: float = math.nan  # ours on the test set after them (nan: not measured)
 
     @property
     def rest(self) -> float:
@@ -190,12 +192,14 @@ def run_bench(
     repeats: int = 5,
     peers: dict[str, Callable[[], Any]] | None = None,
     textbook: bool = True,
+    test_labels: Array | None = None,
 ) -> BenchResult:
     """Time epochs of ours, the floor and any peers, alternating, ``repeats`` rounds.
 
     Args:
       images, labels: the training set (uint8 images as the library trains on them).
-      test_images: for the evaluation throughput.
+      test_images: for the evaluation throughput (and, with ``test_labels``, our test
+        accuracy after the timed epochs, as each peer's is taken after its own).
       peers: name -> a function that runs and times one epoch of that peer on the same
         job (in a process of its own), returning a :class:`~mlp_functional.bench.peers.PeerRun`
         (its seconds, test accuracy and first epoch's seconds).
@@ -276,6 +280,12 @@ def run_bench(
             name: statistics.median(r.first_epoch for r in runs) for name, runs in peer_runs.items()
         },
         kernels=backend.name(),
+        epochs=1 + repeats,
+        accuracy=(
+            math.nan
+            if test_labels is None
+            else evaluate(state.params, test_images, test_labels, engine="fast")[1]
+        ),
     )
 
 
