@@ -101,6 +101,22 @@ def _recipe(name: str, description: str, **changes: Any) -> Recipe:
     return Recipe(name, description, MappingProxyType(changes))
 
 
+#: Srivastava et al. (2014)'s network and regularisation (dropout, max-norm), with this
+#: package's Adam and schedule: what best-noaug and fashion-best share.
+_SRIVASTAVA: Mapping[str, Any] = MappingProxyType(
+    {
+        "hidden": (1024, 1024, 1024),
+        "epochs": 100,
+        "batch_size": 128,
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "schedule": "warmup_cosine",
+        "warmup_epochs": 1.0,
+        "dropout": 0.5,
+        "max_norm": 3.5,
+    }
+)
+
 RECIPES: Mapping[str, Recipe] = MappingProxyType(
     {
         recipe.name: recipe
@@ -156,15 +172,7 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType(
                 "best-noaug",
                 "784-1024-1024-1024-10 ReLU, no augmentation, dropout 0.5, max-norm 3.5, "
                 "Adam with warm-up and cosine decay, 100 epochs",
-                hidden=(1024, 1024, 1024),
-                epochs=100,
-                batch_size=128,
-                optimizer="adam",
-                lr=1e-3,
-                schedule="warmup_cosine",
-                warmup_epochs=1.0,
-                dropout=0.5,
-                max_norm=3.5,
+                **_SRIVASTAVA,
             ),
             # Provisional: best-noaug's regularisation on Fashion-MNIST, with small shifts
             # (its garments are centred and upright: no rotation or shear), until
@@ -175,15 +183,7 @@ RECIPES: Mapping[str, Recipe] = MappingProxyType(
                 "0.5, max-norm 3.5, label smoothing 0.1, Adam with warm-up and cosine decay, "
                 "100 epochs",
                 dataset="fashion-mnist",
-                hidden=(1024, 1024, 1024),
-                epochs=100,
-                batch_size=128,
-                optimizer="adam",
-                lr=1e-3,
-                schedule="warmup_cosine",
-                warmup_epochs=1.0,
-                dropout=0.5,
-                max_norm=3.5,
+                **_SRIVASTAVA,
                 label_smoothing=0.1,
                 augment="affine",
                 max_shift=2.0,
