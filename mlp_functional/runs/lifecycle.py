@@ -38,7 +38,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..engine.stopping import Criterion, Standing, judge, validation_loss, watch
 from . import lock
-from .commit import Fault, Manifest, commit, read_manifest, recover, remove_leftovers
+from .commit import (
+    MANIFEST_FILE,
+    Fault,
+    Manifest,
+    commit,
+    read_manifest,
+    recover,
+    remove_leftovers,
+)
 from .folder import (
     CONFIG_FILE,
     HISTORY_FILE,
@@ -450,6 +458,12 @@ def _reopen(
     if HISTORY_FILE in manifest.files:
         history = parse_file(
             folder / HISTORY_FILE, read_file(folder, manifest, HISTORY_FILE), check_history
+        )
+    if len(history) < progress.epoch and HISTORY_FILE not in manifest.files:
+        # A run that trained an epoch always commits its history: the list lost it.
+        raise RunError(
+            f"{folder / MANIFEST_FILE}: lists no {HISTORY_FILE} for {progress.epoch} trained "
+            "epochs; the file is damaged: restore it or train a new run"
         )
     if len(history) < progress.epoch:
         raise RunError(f"{folder / HISTORY_FILE}: missing epochs; train a new run")
