@@ -83,19 +83,25 @@ def full_batch_runs(draw: st.DrawFn):
     return state, x, y, int(rng.integers(n)), smoothing
 
 
+def assert_weight_is_rows(run, engine: str, weight: float, rows) -> None:
+    """Training with one row weighted ``weight`` equals training on the rows ``rows(n, row)``
+    (that row written twice, or left out), parameters and losses, to ``F64``."""
+    state, x, y, row, smoothing = run
+    weights = np.ones(len(x))
+    weights[row] = weight
+    fields = dict(batch_size=64, label_smoothing=smoothing)
+    weighted, weighted_losses = last(state, x, y, 3, engine, sample_weight=weights, **fields)
+    kept = rows(len(x), row)
+    plain, plain_losses = last(state, x[kept], y[kept], 3, engine, **fields)
+    for u, v in zip(leaves(weighted), leaves(plain), strict=True):
+        np.testing.assert_allclose(u, v, **F64)
+    np.testing.assert_allclose(weighted_losses, plain_losses, **F64)
+
+
 @settings(max_examples=40, deadline=None)
 @given(full_batch_runs(), st.sampled_from(ENGINES))
 def test_a_weight_of_two_is_the_row_written_twice(run, engine):
-    state, x, y, row, smoothing = run
-    weights = np.ones(len(x))
-    weights[row] = 2.0
-    fields = dict(batch_size=64, label_smoothing=smoothing)
-    weighted, weighted_losses = last(state, x, y, 3, engine, sample_weight=weights, **fields)
-    twice = np.append(np.arange(len(x)), row)
-    doubled, doubled_losses = last(state, x[twice], y[twice], 3, engine, **fields)
-    for u, v in zip(leaves(weighted), leaves(doubled), strict=True):
-        np.testing.assert_allclose(u, v, **F64)
-    np.testing.assert_allclose(weighted_losses, doubled_losses, **F64)
+    assert_weight_is_rows(run, engine, 2.0, lambda n, row: np.append(np.arange(n), row))
 
 
 @settings(max_examples=40, deadline=None)
@@ -137,15 +143,7 @@ def test_adam_parts_a_weighted_run_from_a_doubled_one_where_the_exact_gradient_i
 @settings(max_examples=40, deadline=None)
 @given(full_batch_runs(), st.sampled_from(ENGINES))
 def test_a_weight_of_zero_is_the_row_left_out(run, engine):
-    state, x, y, row, smoothing = run
-    weights = np.ones(len(x))
-    weights[row] = 0.0
-    fields = dict(batch_size=64, label_smoothing=smoothing)
-    weighted, _ = last(state, x, y, 3, engine, sample_weight=weights, **fields)
-    kept = np.delete(np.arange(len(x)), row)
-    left_out, _ = last(state, x[kept], y[kept], 3, engine, **fields)
-    for u, v in zip(leaves(weighted), leaves(left_out), strict=True):
-        np.testing.assert_allclose(u, v, **F64)
+    assert_weight_is_rows(run, engine, 0.0, lambda n, row: np.delete(np.arange(n), row))
 
 
 @settings(max_examples=40, deadline=None)
