@@ -384,6 +384,8 @@ def test_one_command_times_each_kernel_in_its_own_process(
         assert f"({kernel.group(1)} kernel, " in section
         if "Haswell" in asked and kernel.group(1) != "Haswell":
             assert f"note: OpenBLAS ran {kernel.group(1)}, not Haswell" in section
+        if "Haswell" in asked:  # the pin is this command's own, not advice to undo
+            assert "(set by --openblas-kernels)" in section and "unset it" not in section
         # The summary carries the child's own figures.
         ratio = re.search(r"fast engine epoch\s*\| [\d.]+ s \| ([\d.]+)x floor", section)
         rest = re.search(r"per step: the rest\s*\| ([\d.]+ ms)", section)
