@@ -63,7 +63,8 @@ CANDIDATES: dict[str, list[dict]] = {
         {"max_norm": 3.5, "dropout": 0.2},
         {"max_norm": 3.5, "dropout": 0.2, "hidden": (2048, 1024, 512)},
     ],
-    # Srivastava et al. (2014): dropout with max-norm, c from 3 to 4; wider and longer.
+    # Srivastava et al. (2014): dropout with max-norm, c from 3 to 4; wider and longer; and
+    # their 20% input dropout (appended: the logs name candidates by index).
     "best-noaug": [
         {},
         {"max_norm": 2.5},
@@ -75,6 +76,9 @@ CANDIDATES: dict[str, list[dict]] = {
         {"hidden": (2048, 2048)},
         {"epochs": 200},
         {"optimizer": "momentum", "lr": 0.05, "nesterov": True, "momentum": 0.95},
+        {"input_dropout": 0.2},
+        {"input_dropout": 0.2, "epochs": 150},
+        {"input_dropout": 0.2, "max_norm": 3.0},
     ],
     "fashion-best": [
         {},

@@ -30,6 +30,8 @@ USAGE = [
     (("train", "--patience", "2", "--val-size", "0"), "--patience needs a validation split"),
     (("train", "--recipe", "fastest"), "--recipe: invalid choice: 'fastest'"),
     (("train", "--dropout", "1"), "--dropout: must be a number in [0, 1), got 1"),
+    (("train", "--input-dropout", "1"), "--input-dropout: must be a number in [0, 1), got 1"),
+    (("train", "--input-dropout", "-0.2"), "--input-dropout: must be a number in [0, 1)"),
     (("train", "--label-smoothing", "x"), "--label-smoothing: expected a number in [0, 1)"),
     (("train", "--schedule", "exp"), "--schedule: invalid choice: 'exp'"),
     (("train", "--augment", "blur"), "--augment: invalid choice: 'blur'"),

@@ -279,6 +279,8 @@ def test_a_recipe_supplies_settings_and_flags_override_them(
         "1",
         "--dropout",
         "0.1",
+        "--input-dropout",
+        "0.2",
         "--augment",
         "affine",
         "--label-smoothing",
@@ -299,6 +301,7 @@ def test_a_recipe_supplies_settings_and_flags_override_them(
         "affine",
         0.05,
     )
+    assert settings["input_dropout"] == 0.2
     history = load_run(tmp_path / "r").history
     assert history[0]["learning_rate"] == pytest.approx(0.0, abs=1e-6)  # cosine ends at zero
 

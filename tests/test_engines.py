@@ -2,9 +2,9 @@
 
 Hypothesis draws architectures, activations, batch sizes that leave a short last
 batch, every optimizer with and without a schedule, L2, weight decay, clipping,
-max-norm, dropout and label smoothing; both engines then train from the same state and must
-agree on everything: parameters, optimizer state, keys (so the shuffles), logged
-losses and accuracies.
+max-norm, dropout of hidden units and of inputs, and label smoothing; both engines then
+train from the same state and must agree on everything: parameters, optimizer state, keys
+(so the shuffles), logged losses and accuracies.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import mlp_functional as mf
 from mlp_functional import fast
+from mlp_functional.fast import loop
 from mlp_functional.fast.kernels import backprop, workspace
 from mlp_functional.fast.state import buffer_views
 from mlp_functional.runs import checkpoint
@@ -77,6 +78,7 @@ def training_runs(draw: st.DrawFn, dtype: str):
         "batch_size": batch_size,
         "dropout": draw(st.sampled_from((0.0, 0.0, 0.3))),
         "label_smoothing": draw(st.sampled_from((0.0, 0.1))),
+        "input_dropout": draw(st.sampled_from((0.0, 0.0, 0.2))),
     }
     return state, frozen(x), frozen(y), settings
 
@@ -344,6 +346,35 @@ def test_inference_agrees_between_engines(run):
     ha = mf.hardest(params, x, y, 3, engine="fast")
     hb = mf.hardest(params, x, y, 3, engine="textbook")
     np.testing.assert_allclose(ha.losses, hb.losses, **F64)
+
+
+@settings(max_examples=40, deadline=None)
+@given(training_runs("float64"), st.sampled_from((0.2, 0.5)), st.booleans())
+def test_the_fast_loop_gathers_the_textbooks_batches_with_the_same_input_dropout(
+    run, rate, augmented
+):
+    """Batch by batch, the fast loop's features (gathered into its buffer, augmented, then
+    multiplied by their input mask in that buffer) are the textbook's batches bit for bit,
+    with the same hidden masks; the caller's ``x`` is frozen, so a write would raise."""
+    state, x, y, settings = run
+    augment = (lambda key, a: mf.dropout(key, a, 0.1)) if augmented else None  # read-only
+    plan = mf.engine.epochs.regimen(len(x), **{**settings, "input_dropout": rate}, augment=augment)
+    xs, ys = mf.engine.checks.check_batch(state.params, x, y)
+    keys, dtype = mf.engine.epochs.epoch_keys(state.key), state.params.dtype
+    order = mf.textbook.train.epoch_order(keys.shuffle, len(xs), plan.rows)
+    fast_batches = loop._batches(xs, ys, order, plan, (keys.dropout, keys.augment), state.params)
+    textbook_batches = mf.minibatches(xs, ys, keys, plan, dtype)
+    for (xb, yb, masks, _), batch in zip(fast_batches, textbook_batches, strict=True):
+        assert xb.dtype == batch.x.dtype and xb.tobytes() == batch.x.tobytes()
+        assert np.array_equal(yb, batch.y)
+        if plan.dropout:
+            widths = state.params.sizes[1:-1]
+            hidden = mf.textbook.train.dropout_masks(
+                batch.dropout_key, len(yb), widths, plan.dropout, dtype
+            )
+            assert all(np.array_equal(a, b) for a, b in zip(masks, hidden, strict=True))
+        else:
+            assert masks is None
 
 
 def test_auto_picks_the_textbook_engine_for_a_users_activation_and_fast_refuses_it():

@@ -21,9 +21,10 @@ from mlp_functional.runs.recipes import build
 
 #: Checks expected to fail, with the reason; the goal, and the state today, is none.
 EXPECTED_FAILED_CHECKS: dict[str, str] = {}
-#: ...except where the mathematics rules it out: dropout draws a mask for every row of a
-#: batch, so a row written twice gets two masks and a row of weight 2 one; scikit-learn
-#: itself runs this check on its MLPClassifier with the deterministic lbfgs solver only.
+#: ...except where the mathematics rules it out: dropout (of hidden units or of inputs)
+#: draws a mask for every row of a batch, so a row written twice gets two masks and a row
+#: of weight 2 one; scikit-learn itself runs this check on its MLPClassifier with the
+#: deterministic lbfgs solver only.
 WITH_DROPOUT: dict[str, str] = {
     "check_sample_weight_equivalence_on_dense_data": (
         "dropout masks are drawn per row: a duplicated row is not a row of weight 2"
@@ -32,7 +33,8 @@ WITH_DROPOUT: dict[str, str] = {
 
 
 def expected_failed_checks(estimator: MLPClassifier) -> dict[str, str]:
-    return {**EXPECTED_FAILED_CHECKS, **(WITH_DROPOUT if estimator.dropout else {})}
+    dropping = estimator.dropout or estimator.input_dropout
+    return {**EXPECTED_FAILED_CHECKS, **(WITH_DROPOUT if dropping else {})}
 
 
 # Small, quick instances: the checks fit dozens of times on data of a few hundred rows.
@@ -45,6 +47,7 @@ CHECKED = [
         learning_rate="cosine",
         learning_rate_init=0.05,
         dropout=0.1,
+        input_dropout=0.1,
         alpha=1e-4,
         max_iter=50,
     ),
@@ -221,6 +224,10 @@ def test_divergence_is_a_value_error_with_the_fix(blobs) -> None:
         (dict(learning_rate_init=0.0), r"learning_rate_init must be a number in \(0, inf\)"),
         (dict(batch_size=0), r"batch_size must be an integer >= 1, got batch_size=0"),
         (dict(dropout=1.0), r"dropout must be a number in \[0, 1\), got dropout=1.0"),
+        (
+            dict(input_dropout=-0.1),
+            r"input_dropout must be a number in \[0, 1\), got input_dropout=-0.1",
+        ),
         (dict(max_norm=0.0), r"max_norm must be a number in \(0, inf\), got max_norm=0.0"),
         (dict(validation_fraction=0.0), r"validation_fraction must be a number in \(0, 1\)"),
         (dict(random_state=-1), r"random_state must be >= 0"),
@@ -302,6 +309,21 @@ def test_pickled_models_predict_the_same_and_stay_read_only(blobs, tmp_path: Pat
     again.save(tmp_path / "model.safetensors")  # its activation is the built-in one again
     again.set_params(max_iter=1).partial_fit(x, np.array(list("abc"))[y])
     assert again.n_iter_ == 6
+
+
+def test_input_dropout_trains_as_the_engine_does_and_old_pickles_have_none(blobs) -> None:
+    x, y = blobs
+    settings = dict(hidden_layer_sizes=(8,), max_iter=3, batch_size=32, random_state=0)
+    dropped = quiet_fit(MLPClassifier(input_dropout=0.3, **settings), x, y)
+    plain = quiet_fit(MLPClassifier(**settings), x, y)
+    assert not np.allclose(mf.ravel(dropped.params_), mf.ravel(plain.params_))
+    again = quiet_fit(MLPClassifier(input_dropout=0.3, **settings), x, y)
+    np.testing.assert_array_equal(mf.ravel(again.params_), mf.ravel(dropped.params_))
+    del plain.input_dropout  # as a model pickled before the parameter existed
+    old = pickle.loads(pickle.dumps(plain))
+    assert old.get_params()["input_dropout"] == 0.0
+    old.set_params(max_iter=1).partial_fit(x, y)
+    assert old.n_iter_ == 4
 
 
 def test_safetensors_files_round_trip(blobs, tmp_path: Path) -> None:

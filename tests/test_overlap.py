@@ -105,3 +105,33 @@ def test_max_norm_projects_each_layer_after_its_overlapped_update(
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     for layer in runs[0].params.layers:
         assert np.linalg.norm(layer.w, axis=0).max() <= 0.5 * (1 + 1e-12)
+
+
+@pytest.mark.skipif(backend.compiled() is None, reason="the overlap needs the compiled kernels")
+@pytest.mark.parametrize("setting", ["0", "1", "3"])
+@pytest.mark.parametrize("images", [True, False], ids=["uint8", "float64"])
+def test_input_dropout_trains_as_the_textbook_with_the_overlap_off_and_on(
+    setting: str, images: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Off, on, and on with the first layer's gradient in 3 blocks: the update beside back
+    # propagation never sees a batch's features, which the next gather overwrites.
+    monkeypatch.setenv(overlap.OVERLAP_VARIABLE, setting)
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (37, 7), dtype=np.uint8) if images else rng.random((37, 7))
+    x.flags.writeable = False  # the caller's rows: a write into them would raise
+    y = rng.integers(0, 4, 37)
+    params = mf.init(mf.key(0), [7, 12, 9, 4], dtype="float64")
+    state = mf.init_state(mf.key(1), params, mf.adam(0.05))
+    fast = to_fast(state)
+    slots = [list(slot.values) for slot in fast.slots]
+    chosen = overlap.overlap_for(rule_chain(state), params, fast.p, np.empty_like(fast.p), slots, 5)
+    assert (chosen is not None) is (setting != "0")
+    if chosen is not None:
+        chosen.close()
+    settings = {"batch_size": 5, "input_dropout": 0.2, "dropout": 0.3}
+    runs = [mf.train_epoch(state, x, y, engine=e, **settings)[0] for e in ("fast", "textbook")]
+    np.testing.assert_allclose(
+        mf.ravel(runs[0].params), mf.ravel(runs[1].params), rtol=1e-12, atol=1e-12
+    )
+    kept = mf.train_epoch(state, x, y, engine="fast", **{**settings, "input_dropout": 0.0})[0]
+    assert not np.allclose(mf.ravel(runs[0].params), mf.ravel(kept.params))  # it drops here

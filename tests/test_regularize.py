@@ -18,6 +18,7 @@ from mlp_functional.fast.state import buffer_views
 from mlp_functional.textbook import train
 from mlp_functional.textbook.backward import trace_loss_and_grad
 from mlp_functional.textbook.forward import propagate
+from mlp_functional.textbook.random import generator
 
 # The masks as a user of the textbook's function receives them through the public boundary.
 dropout_masks = public(train.dropout_masks)
@@ -219,3 +220,104 @@ def test_label_smoothing_trains_differently_and_refuses_bad_values(engine):
     assert mf.ravel(smooth.params).tobytes() != mf.ravel(plain.params).tobytes()
     with pytest.raises(ValueError, match=r"label_smoothing must be in \[0, 1\)"):
         mf.train_epoch(state, x, y, label_smoothing=1.0, engine=engine)
+
+
+def batches_of(x, y, key, dtype, **settings):
+    """One epoch's batches as the textbook engine trains on them, under ``settings``."""
+    from mlp_functional.engine.epochs import epoch_keys, regimen
+
+    plan = regimen(len(x), **settings)
+    return list(mf.minibatches(x, y, epoch_keys(key), plan, dtype))
+
+
+@ENGINES
+def test_input_dropout_at_rate_zero_is_training_without_it(engine):
+    x, y = small_problem()
+    params = mf.init(mf.key(0), [16, 12, 8, 3], dtype="float64")
+    state = mf.init_state(mf.key(1), params, mf.adam(0.01))
+    for hidden in (0.0, 0.3):
+        plain, log = mf.train_epoch(state, x, y, batch_size=16, dropout=hidden, engine=engine)
+        zero, zero_log = mf.train_epoch(
+            state, x, y, batch_size=16, dropout=hidden, input_dropout=0.0, engine=engine
+        )
+        assert mf.ravel(zero.params).tobytes() == mf.ravel(plain.params).tobytes()
+        assert zero.key == plain.key and zero_log.loss == log.loss
+    dropped, _ = mf.train_epoch(state, x, y, batch_size=16, input_dropout=0.2, engine=engine)
+    assert not np.allclose(mf.ravel(dropped.params), mf.ravel(plain.params))
+
+
+def test_the_input_rate_leaves_the_hidden_masks_and_the_batches_as_they_were():
+    x, y = small_problem()
+    plain = batches_of(x, y, mf.key(4), np.float32, batch_size=16, dropout=0.3)
+    for rate in (0.0, 0.4):
+        batches = batches_of(
+            x, y, mf.key(4), np.float32, batch_size=16, dropout=0.3, input_dropout=rate
+        )
+        assert [b.dropout_key for b in batches] == [b.dropout_key for b in plain]
+        assert [b.y.tolist() for b in batches] == [b.y.tolist() for b in plain]
+        same = [b.x.tobytes() == p.x.tobytes() for b, p in zip(batches, plain, strict=True)]
+        assert all(same) if rate == 0 else not any(same)
+    # Input dropout alone keys each batch as hidden dropout would: one key per batch.
+    alone = batches_of(x, y, mf.key(4), np.float32, batch_size=16, input_dropout=0.4)
+    assert [b.dropout_key for b in alone] == [b.dropout_key for b in plain]
+
+
+@pytest.mark.parametrize("rate", [0.1, 0.2, 0.5, 0.8])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_input_dropout_zeroes_about_its_rate_and_scales_the_kept_features(rate, dtype):
+    rng = np.random.default_rng(2)
+    x, y = 0.5 + rng.random((1000, 40)) / 2, rng.integers(0, 3, 1000)  # no feature is 0
+    raw = batches_of(x, y, mf.key(6), dtype, batch_size=64)
+    dropped = batches_of(x, y, mf.key(6), dtype, batch_size=64, input_dropout=rate)
+    kept = np.concatenate([b.x.ravel() != 0 for b in dropped])
+    # 40 000 independent draws: the zeroed fraction is within 5 standard deviations.
+    assert abs((1 - kept.mean()) - rate) < 5 * np.sqrt(rate * (1 - rate) / kept.size)
+    before = np.concatenate([b.x.ravel() for b in raw])
+    after = np.concatenate([b.x.ravel() for b in dropped])
+    assert after.dtype == dtype
+    np.testing.assert_array_equal(after[kept], before[kept] * dtype(1 / (1 - rate)))
+    assert x.flags.writeable and (x >= 0.5).all()  # the caller's array is as it was
+
+
+@ENGINES
+def test_a_step_with_input_dropout_descends_the_loss_of_the_masked_input(engine):
+    """One full-batch step of SGD at rate 1 moves the parameters by minus the gradient;
+    it matches finite differences of the loss on ``x * r_0``, with ``r_0`` drawn here as
+    :func:`~mlp_functional.textbook.train.input_mask` documents and the hidden masks from
+    the batch's dropout key itself."""
+    rng = np.random.default_rng(0)
+    params = mf.init(mf.key(0), [6, 8, 7, 3], activation="tanh", dtype="float64")
+    x, y = rng.random((5, 6)), rng.integers(0, 3, 5)
+    rates = {"input_dropout": 0.4, "dropout": 0.3}
+    state = mf.init_state(mf.key(1), params, mf.sgd(1.0))
+    stepped, _ = mf.train_epoch(state, x, y, batch_size=5, engine=engine, **rates)
+    grads = mf.ravel(params) - mf.ravel(stepped.params)
+    (batch,) = batches_of(x, y, mf.key(1), np.float64, batch_size=5, dropout=0.3)
+    # r_0 as the docstring has it: the first key split from the batch's dropout key draws
+    # uniforms, each kept when >= the rate and scaled by 1 / (1 - rate).
+    uniforms = generator(mf.split(batch.dropout_key, 1)[0]).random((5, 6), dtype=np.float32)
+    r0 = (uniforms >= 0.4) / 0.6
+    masks = train.dropout_masks(batch.dropout_key, 5, [8, 7], 0.3, np.float64)
+    assert (r0 == 0).any() and (r0 != 0).any()
+    masked = batch.x * r0
+
+    def masked_loss(values):
+        return mf.cross_entropy(
+            propagate(mf.unravel(values, params), masked, masks).logits, batch.y
+        )
+
+    flat, h = mf.ravel(params), 1e-5
+    for i in range(flat.size):
+        up, down = flat.copy(), flat.copy()
+        up[i] += h
+        down[i] -= h
+        numeric = (masked_loss(up) - masked_loss(down)) / (2 * h)
+        assert abs(numeric - grads[i]) < 1e-8 + 1e-6 * abs(numeric)
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1.0, "0.2"])
+def test_a_bad_input_dropout_rate_is_refused_by_name(rate):
+    x, y = small_problem()
+    state = mf.init_state(mf.key(1), mf.init(mf.key(0), [16, 3]), mf.sgd(0.1))
+    with pytest.raises(ValueError, match=r"dropout rate must be in \[0, 1\), got input_dropout="):
+        mf.train_epoch(state, x, y, input_dropout=rate)

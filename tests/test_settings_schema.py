@@ -19,9 +19,9 @@ from mlp_functional.runs.migrate import migrate
 from mlp_functional.runs.recipes import build
 from mlp_functional.runs.settings import Settings, SettingsError, check, from_record
 
-#: The fields the optimizers' constants and max-norm brought; earlier config.json records
-#: lack them.
-NEWER = ("nesterov", "b1", "b2", "eps", "max_norm")
+#: The fields the optimizers' constants, max-norm and input dropout brought; earlier
+#: config.json records lack them.
+NEWER = ("nesterov", "b1", "b2", "eps", "max_norm", "input_dropout")
 
 
 def first_updates(optimizer, steps=3):
@@ -39,6 +39,7 @@ def test_a_record_from_before_the_optimizers_constants_loads_with_their_old_valu
     record = {k: v for k, v in Settings()._asdict().items() if k not in NEWER}
     loaded = from_record({**record, "hidden": list(record["hidden"])})
     assert (loaded.nesterov, loaded.b1, loaded.b2, loaded.eps) == (False, 0.9, 0.999, 1e-8)
+    assert loaded.max_norm is None and loaded.input_dropout == 0.0
     np.testing.assert_array_equal(
         first_updates(build(loaded, steps_per_epoch=4).optimizer), first_updates(mf.adam(1e-3))
     )
@@ -95,6 +96,38 @@ def test_max_norm_is_a_flag_that_ends_the_optimizer_and_must_be_positive():
         check(Settings(max_norm=0.0))
 
 
+def _stopped_after_one_epoch(settings: Settings, folder: Path) -> None:
+    epochs: list[int] = []
+    events = lifecycle.Events(
+        epoch=lambda run, log: epochs.append(1), stop=lambda: len(epochs) >= 1
+    )
+    with lifecycle.start(settings, folder, events=events, dataset=toy_dataset()) as run:
+        lifecycle.train(run)
+
+
+def test_input_dropout_is_a_flag_recorded_by_the_run_and_kept_when_it_resumes(
+    tmp_path: Path,
+) -> None:
+    s = resolve(build_parser_for_tests().parse_args(["--input-dropout", "0.2"]))
+    assert s.input_dropout == 0.2 and build(s, steps_per_epoch=1).regimen.input_dropout == 0.2
+    with pytest.raises(SettingsError, match=r"`input_dropout` must be a number in \[0, 1\)"):
+        check(Settings(input_dropout=1.0))
+    settings = TOY_SETTINGS._replace(input_dropout=0.2)
+    trained = {}
+    for name, s in (("straight", settings), ("without", settings._replace(input_dropout=0.0))):
+        with lifecycle.start(s, tmp_path / name, dataset=toy_dataset()) as run:
+            trained[name] = mf.ravel(lifecycle.train(run)[0].state.params)
+    assert not np.allclose(trained["straight"], trained["without"])  # it drops here
+    _stopped_after_one_epoch(settings, tmp_path / "stopped")
+    config = json.loads((tmp_path / "stopped" / "config.json").read_text())
+    assert config["settings"]["input_dropout"] == 0.2
+    with lifecycle.resume(tmp_path / "stopped", dataset=toy_dataset()) as run:
+        assert run.settings.input_dropout == 0.2
+        resumed, outcome = lifecycle.train(run)
+    assert outcome == "finished" and resumed.progress.epoch == settings.epochs
+    np.testing.assert_array_equal(mf.ravel(resumed.state.params), trained["straight"])
+
+
 @pytest.mark.parametrize(
     ("hyper", "direct"),
     [
@@ -122,6 +155,12 @@ def test_the_estimators_names_reach_the_same_build(hyper, direct):
     optimizer, regimen = build(checked.training, steps_per_epoch=1)
     np.testing.assert_array_equal(first_updates(optimizer), first_updates(direct))
     assert regimen.batch_size == 50 and regimen.augment is None
+
+
+def test_the_estimators_dropout_rates_reach_the_regimen():
+    estimator = MLPClassifier(dropout=0.5, input_dropout=0.2, label_smoothing=0.1)
+    _, regimen = build(check_settings(estimator.get_params(), 50).training, steps_per_epoch=1)
+    assert (regimen.dropout, regimen.input_dropout, regimen.label_smoothing) == (0.5, 0.2, 0.1)
 
 
 def test_the_estimators_warmup_is_the_runs_rule_over_its_own_epochs():

@@ -225,7 +225,8 @@ def test_progress_is_told_each_batch_size_and_changes_nothing(engine):
     assert mf.ravel(told.params).tobytes() == mf.ravel(silent.params).tobytes()
 
 
-def test_the_textbook_engine_trains_as_the_textbooks_own_fit():
+@pytest.mark.parametrize("input_dropout", [0.0, 0.2])
+def test_the_textbook_engine_trains_as_the_textbooks_own_fit(input_dropout):
     """The engine's textbook epochs (with their checks, tally and replay) take the very
     steps of ``textbook.train.fit``, the specification, bit for bit."""
     import toolz
@@ -235,7 +236,7 @@ def test_the_textbook_engine_trains_as_the_textbooks_own_fit():
     rng = np.random.default_rng(4)
     x, y = rng.random((30, 3)).astype(np.float32), rng.integers(0, 3, 30)
     start = mf.init_state(mf.key(5), mf.init(mf.key(6), [3, 7, 3]), mf.adam(0.02))
-    regimen = {"dropout": 0.25, "label_smoothing": 0.1}
+    regimen = {"dropout": 0.25, "label_smoothing": 0.1, "input_dropout": input_dropout}
     spec = toolz.nth(3, textbook.fit(start, x, y, 8, **regimen))
     *_, (engine, _) = mf.fit(start, x, y, batch_size=8, epochs=3, engine="textbook", **regimen)
     assert mf.ravel(engine.params).tobytes() == mf.ravel(spec.params).tobytes()

@@ -224,6 +224,7 @@ def _describe(session: Session) -> str:
     extras = [
         f"{s.schedule} schedule" if s.schedule != "constant" else "",
         f"dropout {s.dropout:g}" if s.dropout else "",
+        f"input dropout {s.input_dropout:g}" if s.input_dropout else "",
         f"max-norm {s.max_norm:g}" if s.max_norm is not None else "",
         f"label smoothing {s.label_smoothing:g}" if s.label_smoothing else "",
         f"{s.augment} augmentation" if s.augment != "none" else "",

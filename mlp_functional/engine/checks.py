@@ -133,14 +133,18 @@ def check_smoothing(label_smoothing: Any) -> float:
     return float(label_smoothing)
 
 
-def check_rate(rate: Any) -> float:
-    """A dropout rate must lie in [0, 1).
+def check_rate(rate: Any, name: str = "rate") -> float:
+    """A dropout rate must lie in [0, 1); the error names it as ``name``.
 
     >>> check_rate(0.25)
     0.25
+    >>> check_rate(1, "input_dropout")
+    Traceback (most recent call last):
+    ...
+    ValueError: dropout rate must be in [0, 1), got input_dropout=1
     """
     if not (isinstance(rate, (int, float)) and 0 <= rate < 1):
-        raise ValueError(f"dropout rate must be in [0, 1), got rate={rate!r}")
+        raise ValueError(f"dropout rate must be in [0, 1), got {name}={rate!r}")
     return float(rate)
 
 

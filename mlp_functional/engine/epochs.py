@@ -119,6 +119,7 @@ class Regimen(NamedTuple):
     label_smoothing: float = 0.0
     progress: Callable[[int], None] | None = None
     sample_weight: Array | None = None
+    input_dropout: float = 0.0
 
 
 def check_sample_weight(n: int, sample_weight: Any) -> Array | None:
@@ -159,6 +160,7 @@ def regimen(
     label_smoothing: float = 0.0,
     progress: Callable[[int], None] | None = None,
     sample_weight: Any = None,
+    input_dropout: float = 0.0,
 ) -> Regimen:
     """Check an epoch's settings for data of ``n`` examples; each error says how to fix it.
 
@@ -183,6 +185,7 @@ def regimen(
         check_smoothing(label_smoothing),
         progress,
         check_sample_weight(n, sample_weight),
+        check_rate(input_dropout, "input_dropout"),
     )
 
 
@@ -269,8 +272,9 @@ def epoch_keys(key: Key) -> EpochKeys:
 
 def minibatches(x: Array, y: Array, keys: EpochKeys, plan: Regimen, dtype: Any) -> Iterator[Batch]:
     """The epoch's batches as the textbook engine trains on them: checked ``x`` (uint8
-    images or floats) made float features of ``dtype`` a batch at a time, augmented when
-    the regimen says so, with their rows' ``sample_weight`` in ``dtype`` when it has them.
+    images or floats) made float features of ``dtype`` a batch at a time, augmented and
+    dropped out (``input_dropout``) when the regimen says so, with their rows'
+    ``sample_weight`` in ``dtype`` when it has them.
 
     >>> import mlp_functional as mf
     >>> keys = epoch_keys(mf.key(0))
@@ -285,7 +289,15 @@ def minibatches(x: Array, y: Array, keys: EpochKeys, plan: Regimen, dtype: Any) 
 
     weights = None if plan.sample_weight is None else plan.sample_weight.astype(dtype)
     batches = textbook.minibatches(
-        keys, as_rows(x), y, plan.batch_size, plan.dropout, prepare, plan.rows, weights
+        keys,
+        as_rows(x),
+        y,
+        plan.batch_size,
+        plan.dropout,
+        prepare,
+        plan.rows,
+        weights,
+        input_dropout=plan.input_dropout,
     )
     return map(read_only, batches)
 

@@ -151,9 +151,10 @@ def train_epoch(
         see :mod:`mlp_functional.augment`), ``rows`` (train on these row indices of
         ``x`` only, without copying them), ``label_smoothing`` (train towards
         ``(1 - s) onehot(y) + s / classes``), ``progress`` (called with each batch's
-        size as its step runs, for progress bars; the result does not depend on it) and
+        size as its step runs, for progress bars; the result does not depend on it),
         ``sample_weight`` (one weight >= 0 per example of ``x``: each batch's loss is
-        ``sum w_i loss_i / sum w_i``; the log's loss is weighted the same way).
+        ``sum w_i loss_i / sum w_i``; the log's loss is weighted the same way) and
+        ``input_dropout`` (inverted dropout on the input features, after ``augment``).
       engine: ``"auto"``, ``"fast"`` or ``"textbook"``.
 
     Returns:

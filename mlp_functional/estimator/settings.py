@@ -160,6 +160,7 @@ def check_settings(params: Mapping[str, Any], n_samples: int) -> Hyperparameters
         eps=_real("epsilon", p["epsilon"], 0, math.inf, open_low=True),
         weight_decay=_real("weight_decay", p["weight_decay"], 0, math.inf),
         dropout=_real("dropout", p["dropout"], 0, 1),
+        input_dropout=_real("input_dropout", p["input_dropout"], 0, 1),
         label_smoothing=_real("label_smoothing", p["label_smoothing"], 0, 1),
         max_norm=None
         if p["max_norm"] is None

@@ -1,8 +1,9 @@
 """The training loop on private flat buffers: the textbook epoch, run in place.
 
-It visits the same batches in the same order, draws the same dropout masks and
-augmentation keys from the same keys, and tallies the same figures as
-:func:`mlp_functional.textbook.train.train_epoch`; only the arithmetic's home differs.
+It visits the same batches in the same order, draws the same dropout masks (of the hidden
+layers and of the inputs) and augmentation keys from the same keys, and tallies the same
+figures as :func:`mlp_functional.textbook.train.train_epoch`; only the arithmetic's home
+differs.
 The state is copied into fresh buffers when an epoch starts (:func:`to_fast`) and handed
 back read-only when it ends, so the boundary stays pure.
 
@@ -30,7 +31,7 @@ from ..features import PIXEL_SCALE, as_rows, to_features
 from ..textbook.optimizers import scale_by_adam
 from ..textbook.params import Params, unravel
 from ..textbook.random import Key, split
-from ..textbook.train import TrainState, dropout_masks, epoch_order
+from ..textbook.train import TrainState, dropout_masks, epoch_order, input_mask
 from . import backend
 from .kernels import Workspace, backprop, workspace
 from .overlap import overlap_for
@@ -47,7 +48,7 @@ the loss is summed over (``mlp_functional.engine.epochs.Tally``)."""
 Plan = Any
 """The engine's checked settings of an epoch (``mlp_functional.engine.epochs.Regimen``):
 ``batch_size``, ``dropout``, ``augment``, ``rows``, ``label_smoothing``, ``progress``,
-``sample_weight``."""
+``sample_weight``, ``input_dropout``."""
 
 
 # A signal from an epoch to the engine, which raises the DivergenceError users see.
@@ -71,10 +72,11 @@ def _batches(
     params: Params,
 ) -> Iterator[Batch]:
     """The textbook's minibatches, gathered and converted into buffers kept across steps,
-    with their rows' ``sample_weight`` in the parameters' dtype (``None`` without)."""
+    with their rows' ``sample_weight`` in the parameters' dtype (``None`` without); input
+    dropout multiplies a batch into its features buffer, never into the caller's rows."""
     rows = as_rows(x)
     n_batches = math.ceil(len(order) / plan.batch_size)
-    dropout_keys = split(keys[0], n_batches) if plan.dropout else ()
+    dropout_keys = split(keys[0], n_batches) if plan.dropout or plan.input_dropout else ()
     augment_keys = split(keys[1], n_batches) if plan.augment else ()
     dtype, widths = params.dtype, params.sizes[1:-1]
     weights = None if plan.sample_weight is None else plan.sample_weight.astype(dtype)
@@ -96,6 +98,9 @@ def _batches(
             xb = to_features(rows.take(idx, axis=0, out=gathered[:n]), dtype, out=features[:n])
         if plan.augment is not None:
             xb = plan.augment(augment_keys[i], xb)
+        if plan.input_dropout:  # an augmented batch is a fresh read-only array: out= ours
+            mask = input_mask(dropout_keys[i], xb.shape, plan.input_dropout, dtype)
+            xb = np.multiply(xb, mask, out=features[:n])
         masks = None
         if plan.dropout:
             masks = dropout_masks(dropout_keys[i], n, widths, plan.dropout, dtype)

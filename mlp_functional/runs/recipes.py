@@ -222,8 +222,9 @@ def steps_per_epoch(n_examples: int, batch_size: int) -> int:
 class Training(NamedTuple):
     """What settings build: the optimizer, and how every epoch trains.
 
-    ``regimen`` holds the batch size, dropout, augmentation and label smoothing; the rows
-    to train on and the progress callback are the caller's (``regimen._replace(rows=...)``).
+    ``regimen`` holds the batch size, dropout (of hidden units and of inputs), augmentation
+    and label smoothing; the rows to train on and the progress callback are the caller's
+    (``regimen._replace(rows=...)``).
     Its fields are :func:`mlp_functional.fit`'s keywords of the same names.
     """
 
@@ -243,15 +244,16 @@ def build(settings: Any, steps_per_epoch: int) -> Training:
         rate's schedule spreads over all ``epochs``.
 
     >>> from mlp_functional.runs.settings import Settings
-    >>> optimizer, regimen = build(Settings(dropout=0.2), steps_per_epoch=10)
-    >>> regimen.batch_size, regimen.dropout, regimen.rows is None
-    (128, 0.2, True)
+    >>> optimizer, regimen = build(Settings(dropout=0.5, input_dropout=0.2), steps_per_epoch=10)
+    >>> regimen.batch_size, regimen.dropout, regimen.input_dropout, regimen.rows is None
+    (128, 0.5, 0.2, True)
     """
     regimen = Regimen(
         batch_size=settings.batch_size,
         dropout=settings.dropout,
         augment=_augment(settings),
         label_smoothing=settings.label_smoothing,
+        input_dropout=settings.input_dropout,
     )
     return Training(_optimizer(settings, steps_per_epoch), regimen)
 

@@ -94,6 +94,7 @@ class Settings(NamedTuple):
     clip: float = 0.0
     max_norm: float | None = None
     dropout: float = 0.0
+    input_dropout: float = 0.0
     label_smoothing: float = 0.0
     augment: str = "none"
     max_shift: float = 2.0
@@ -350,6 +351,9 @@ SPECS: Mapping[str, Spec] = MappingProxyType(
             )
         ),
         "dropout": _number(*_FRACTION, "dropout on hidden layers", "RATE"),
+        "input_dropout": _number(
+            *_FRACTION, "dropout on the input features (Srivastava et al. used 0.2)", "RATE"
+        ),
         "label_smoothing": _number(*_FRACTION, "label smoothing", "S"),
         "augment": _choice(AUGMENTATIONS, "training-image augmentation"),
         "max_shift": _number(0.0, math.inf, _augment + "pixels"),
@@ -381,8 +385,11 @@ assert tuple(SPECS) == Settings._fields, "SPECS and Settings must name the same 
 #: The settings of how your own data are read (``data``): refused without it.
 OWN_DATA_OPTIONS = ("label_column", "test_size", "color", "image_size", "skip_bad")
 #: Settings a config.json written before they existed may lack (their defaults apply): your
-#: own data's, the optimizers' constants and max-norm (the values every earlier run used).
-_ADDED_LATER = frozenset({"data", *OWN_DATA_OPTIONS, "nesterov", "b1", "b2", "eps", "max_norm"})
+#: own data's, the optimizers' constants, max-norm and input dropout (the values every
+#: earlier run used).
+_ADDED_LATER = frozenset(
+    {"data", *OWN_DATA_OPTIONS, "nesterov", "b1", "b2", "eps", "max_norm", "input_dropout"}
+)
 
 
 def check(settings: Settings) -> Settings:
@@ -455,8 +462,8 @@ def from_record(raw: Any) -> Settings:
 
     A record from before your own data could be read (no ``data``, ``label_column``...),
     or from before the optimizers' constants were settings (no ``b1``, ``b2``, ``eps``,
-    ``nesterov``) or max-norm was (no ``max_norm``), reads with those fields at their
-    defaults: the values those runs used.
+    ``nesterov``) or max-norm or input dropout were (no ``max_norm``, ``input_dropout``),
+    reads with those fields at their defaults: the values those runs used.
 
     >>> from_record({**Settings()._asdict(), "hidden": [64]}).hidden
     (64,)

@@ -115,6 +115,5 @@ def init(key: Key, sizes: Sequence[int], activation: Activation, dtype: Any = np
             w = rng.uniform(-limit, limit, (fan_in, fan_out))
         return Layer(w.astype(dtype), np.zeros(fan_out, dtype))
 
-    shapes = list(itertools.pairwise(sizes))
-    keys = split(key, len(shapes))
-    return Params(tuple(layer(i, o, k) for (i, o), k in zip(shapes, keys, strict=True)), activation)
+    layers = map(layer, sizes[:-1], sizes[1:], split(key, len(sizes) - 1))
+    return Params(tuple(layers), activation)

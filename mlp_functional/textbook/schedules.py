@@ -53,10 +53,9 @@ def warmup_cosine(lr: float, *, warmup_steps: int, total_steps: int, final=0.0) 
     >>> [round(s(t), 3) for t in range(9)]
     [0.25, 0.5, 0.75, 1.0, 1.0, 0.854, 0.5, 0.146, 0.0]
     """
+    warm = lambda t: float(lr * (t + 1) / warmup_steps)  # noqa: E731
     decay = cosine(lr, total_steps=total_steps - warmup_steps, final=final)
-    return lambda t: (
-        float(lr * (t + 1) / warmup_steps) if t < warmup_steps else decay(t - warmup_steps)
-    )
+    return lambda t: warm(t) if t < warmup_steps else decay(t - warmup_steps)
 
 
 def one_cycle(lr: float, *, total_steps: int, warmup_fraction=0.3, start_div=25.0, final_div=1e4):

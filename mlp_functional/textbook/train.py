@@ -6,7 +6,8 @@
     train_epoch(state, x, y)  = reduce(train_step, minibatches(key, x, y), state)
     fit(state, x, y)          = iterate(train_epoch, state)      (lazy: state_0, state_1, ...)
 
-Shuffling, dropout and augmentation draw from the state's key, split anew each epoch.
+Shuffling, dropout (of hidden units and of inputs) and augmentation draw from the state's
+key, split anew each epoch.
 
 >>> import numpy as np, toolz
 >>> from mlp_functional.textbook import activations, optimizers, params, random
@@ -18,7 +19,6 @@ Shuffling, dropout and augmentation draw from the state's key, split anew each e
 (80, 1.0)
 """
 
-import math
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -80,6 +80,22 @@ def dropout_masks(key: Key, rows: int, widths: Sequence[int], rate: float, dtype
     return tuple(np.multiply(k, scale, dtype=dtype) for k in keep)
 
 
+def input_mask(key: Key, shape: tuple[int, ...], rate: float, dtype: Any) -> np.ndarray:
+    """Input dropout (Srivastava et al., 2014, who kept each pixel of MNIST with probability
+    0.8): a batch of features ``x``, shape ``(B, D)``, trains on ``a_0 = x * r_0``, each entry
+    of ``r_0`` ``0`` with probability ``rate`` else ``1 / (1 - rate)`` (inverted dropout, as
+    :func:`dropout_masks`). ``r_0`` is drawn from the first key split from the batch's
+    dropout ``key``: the hidden layers' masks, drawn from ``key`` itself, are the same
+    whatever the input's rate.
+
+    >>> from mlp_functional.textbook.random import key
+    >>> m = input_mask(key(0), (1000, 100), 0.2, np.float64)
+    >>> m.shape, sorted(set(m.ravel().tolist())), round(float((m == 0).mean()), 2)
+    ((1000, 100), [0.0, 1.25], 0.2)
+    """
+    return dropout_masks(split(key, 1)[0], shape[0], shape[1:], rate, dtype)[0]
+
+
 @toolz.curry
 def train_step(state: TrainState, batch: Batch, *, dropout=0.0, label_smoothing=0.0, report=None):
     """One step of gradient descent on one batch: back propagation, then the optimizer's
@@ -116,33 +132,38 @@ def epoch_order(key: Key, n: int, rows: np.ndarray | None = None) -> np.ndarray:
     return order if rows is None else rows[order]
 
 
-def minibatches(keys, x, y, batch_size, dropout=0.0, prepare=None, rows=None, weights=None):
+def minibatches(
+    keys, x, y, batch_size, dropout=0.0, prepare=None, rows=None, weights=None, input_dropout=0.0
+):
     """The epoch's batches: ``toolz.partition_all`` over its order (``keys[1]``); each is
     ``prepare``-d (made float features, augmented) with a key of its own (split from
-    ``keys[3]``), given a key for its dropout masks (from ``keys[2]``) and its rows' loss
+    ``keys[3]``), given a key for its dropout masks (from ``keys[2]``), its features
+    multiplied by their :func:`input_mask` (with ``input_dropout``) and its rows' loss
     ``weights`` (when given).
 
     >>> from mlp_functional.textbook.random import key, split
     >>> [len(b.y) for b in minibatches(split(key(0), 4), np.eye(5), np.arange(5), 2)]
     [2, 2, 1]
+    >>> dropped = minibatches(split(key(0), 4), np.ones((6, 3)), np.arange(6), 4, input_dropout=0.5)
+    >>> sorted(set(np.concatenate([b.x.ravel() for b in dropped]).tolist()))  # 0 or 1 / (1 - 0.5)
+    [0.0, 2.0]
     """
-    order = epoch_order(keys[1], len(x), rows)
-    n = math.ceil(len(order) / batch_size)
-    dropout_keys = split(keys[2], n) if dropout else (None,) * n
+    idx = list(map(np.array, toolz.partition_all(batch_size, epoch_order(keys[1], len(x), rows))))
+    dropout_keys = split(keys[2], len(idx)) if dropout or input_dropout else (None,) * len(idx)
 
-    def batch(idx: tuple[int, ...], dropout_key: Key | None, prepare_key: Key) -> Batch:
-        i = np.array(idx)
-        w = None if weights is None else weights[i]
-        return Batch(x[i] if prepare is None else prepare(prepare_key, x[i]), y[i], dropout_key, w)
+    def batch(i: np.ndarray, dropout_key: Any, prepare_key: Key) -> Batch:
+        a = x[i] if prepare is None else prepare(prepare_key, x[i])
+        a = a * input_mask(dropout_key, a.shape, input_dropout, a.dtype) if input_dropout else a
+        return Batch(a, y[i], dropout_key, None if weights is None else weights[i])
 
-    return map(batch, toolz.partition_all(batch_size, order), dropout_keys, split(keys[3], n))
+    return map(batch, idx, dropout_keys, split(keys[3], len(idx)))
 
 
 def train_epoch(state, x, y, batch_size=128, *, dropout=0.0, label_smoothing=0.0, **batching):
     """``reduce(train_step, minibatches(...), state)``: every example once, shuffled with the
     state's key, split into the next state's key and this epoch's order, dropout and
-    ``prepare`` keys. ``batching``: ``prepare``, ``rows``, ``weights`` (see :func:`minibatches`) and
-    ``report`` (see :func:`train_step`).
+    ``prepare`` keys. ``batching``: ``input_dropout``, ``prepare``, ``rows``, ``weights`` (see
+    :func:`minibatches`) and ``report`` (see :func:`train_step`).
 
     >>> import numpy as np
     >>> from mlp_functional.textbook import activations, optimizers, params, random
