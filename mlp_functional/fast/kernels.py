@@ -120,6 +120,11 @@ def softmax_cross_entropy(
     ``dL/dz = w (softmax(z) - q) / sum(w)`` (``w`` all 1 without ``weights``).
 
     The gradient reuses the exponentials the loss needed, so the logits are read once.
+    Gradient entries smaller in magnitude than the dtype's smallest normal number (about
+    1.2e-38 in float32) are set to 0. A confident network's probabilities reach that range
+    for its wrong classes, and the matrix products of back-propagation slow down on such
+    subnormal operands (20 times, for the last layer's weight gradient at the end of
+    ``best-noaug``; BENCHMARKS.md); no entry moves by more than that smallest number.
 
     >>> z = np.array([[0.0, 0.0]])
     >>> round(softmax_cross_entropy(z, np.array([1])), 4), z.tolist()
@@ -144,10 +149,13 @@ def softmax_cross_entropy(
         e -= e.dtype.type(smoothing / classes)
     if weights is None:
         e *= e.dtype.type(1.0 / n)
-        return float(losses.sum()) / n
-    total = float(weights.sum()) or 1.0
-    e *= (weights * e.dtype.type(1.0 / total))[:, None]
-    return float((weights * losses).sum()) / total
+        loss = float(losses.sum()) / n
+    else:
+        total = float(weights.sum()) or 1.0
+        e *= (weights * e.dtype.type(1.0 / total))[:, None]
+        loss = float((weights * losses).sum()) / total
+    e[np.abs(e) < np.finfo(e.dtype).tiny] = 0
+    return loss
 
 
 def backprop(
@@ -187,6 +195,7 @@ def backprop(
 
     def times_derivative(i: int, delta: Array) -> None:
         delta *= derivative(trace.pre[i], trace.hidden[i])
+        np.copyto(delta, 0, where=np.abs(delta) < np.finfo(delta.dtype).tiny)  # as the logits'
 
     _backward(params, trace, grads, space, masks, ready, 1, bias_gradient, times_derivative)
     return mean_loss, predicted

@@ -5,16 +5,19 @@ Each kernel fuses elementwise passes into one loop over arrays of one float dtyp
 :mod:`.kernels` and :mod:`.rules` does, with the same arithmetic in the same order:
 
 - ``bias_activation(z, b, kind, out)``: ``z += b`` in place and ``out = f(z)``;
-- ``activation_backward(delta, z, a, kind, bias_grad)``: ``delta *= f'(z)`` in place, and
-  ``bias_grad`` the column sums of the result;
+- ``activation_backward(delta, z, a, kind, bias_grad)``: ``delta *= f'(z)`` in place
+  (subnormal entries 0), and ``bias_grad`` the column sums of the result;
 - ``softmax_cross_entropy(logits, labels, smoothing, predicted, bias_grad, weights)``: the
   sum of the rows' losses, each times its weight (``weights`` empty: all 1); ``logits``
-  becomes ``dL/dz``, ``predicted`` each row's argmax, ``bias_grad`` the column sums;
+  becomes ``dL/dz`` (subnormal entries 0), ``predicted`` each row's argmax, ``bias_grad``
+  the column sums;
 - ``gather_features(rows, idx, scale, out)``: ``out[i] = rows[idx[i]] / scale`` from uint8
   rows, the gather and the conversion in one pass;
 - ``update_norm(g, p, a, c)``: ``|| a g + c p ||`` accumulated in float64;
 - ``fused_update(p, g, m1, m2, kind, a, c, beta, epsc, s, d)``: one step of a fused
-  optimizer chain (see :func:`mlp_functional.fast.rules.fused_update`);
+  optimizer chain (see :func:`mlp_functional.fast.rules.fused_update`), with subnormal
+  numbers read and written as zero on x86 (the NumPy form clears them from the moments
+  every :data:`~mlp_functional.fast.rules.FLUSH_EVERY` steps instead);
 - ``flush_subnormals(x)``: subnormal entries of ``x`` set to zero, in place;
 - ``max_norm_columns(w, radius)``: each column of ``w`` longer than ``radius`` scaled back
   onto it, in place, the norms in float64 (see :func:`.rules.max_norm_columns`).
