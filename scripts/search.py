@@ -91,6 +91,9 @@ CANDIDATES: dict[str, list[dict]] = {
         {"hidden": (2048, 2048)},
         {"epochs": 200},
         {"max_rotation": 5.0, "max_scale": 0.05},
+        # with dropout 0.3 the network classified only 92% of its own training images
+        {"dropout": 0.2},
+        {"dropout": 0.1},
     ],
     "seed": [
         {"epochs": 5},
