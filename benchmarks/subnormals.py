@@ -68,7 +68,8 @@ def main() -> None:
     deltas = [mf.cross_entropy_grad(trace.logits, y).astype(np.float32)]
     for layer in range(len(params.layers) - 1, 0, -1):
         below = deltas[0] @ params.layers[layer].w.T
-        deltas.insert(0, below * (trace.pre[layer - 1] > 0))
+        derivative = params.activation.derivative(trace.pre[layer - 1], trace.hidden[layer - 1])
+        deltas.insert(0, below * derivative)
     grads = mf.backward(params, trace, deltas[-1], None)
     print(machine_line(args.repeats))
     print(f"run {args.run}, batch of {args.batch} training images, float32")
