@@ -35,8 +35,9 @@
 /* Subnormal numbers as zero (flush-to-zero and denormals-are-zero, bits 15 and 6 of the
    thread's MXCSR) while one kernel runs, then the caller's mode again. Adam squares
    gradients as small as 1e-20 into the subnormal range, where x86 processors take a slow
-   microcode path: near the end of best-noaug its pass ran 1.4 times slower for it. The
-   values so zeroed are below 1.2e-38 (float32) and change no parameter. */
+   microcode path: near the end of best-noaug its arithmetic ran 1.7 times slower for it
+   (in NumPy; BENCHMARKS.md). The values so zeroed are below 1.2e-38 (float32) and change
+   no parameter. */
 #if defined(__x86_64__) || defined(__SSE2__)
 #include <xmmintrin.h>
 static unsigned int subnormals_as_zero(void) {

@@ -123,7 +123,7 @@ def softmax_cross_entropy(
     Gradient entries smaller in magnitude than the dtype's smallest normal number (about
     1.2e-38 in float32) are set to 0. A confident network's probabilities reach that range
     for its wrong classes, and the matrix products of back-propagation slow down on such
-    subnormal operands (20 times, for the last layer's weight gradient at the end of
+    subnormal operands (12 times, for the last layer's weight gradient at the end of
     ``best-noaug``; BENCHMARKS.md); no entry moves by more than that smallest number.
 
     >>> z = np.array([[0.0, 0.0]])
