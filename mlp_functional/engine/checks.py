@@ -99,6 +99,46 @@ def check_batch(params: Params, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]
     return x, check_labels(y, params.sizes[-1], len(x))
 
 
+def check_rows(rows: Any, n: int, name: str = "rows") -> np.ndarray | None:
+    """``None``, or ``rows`` as a 1-D integer array of indices into ``n`` examples.
+
+    >>> check_rows([1, 0], 2).tolist()
+    [1, 0]
+    >>> check_rows([2], 2)
+    Traceback (most recent call last):
+    ...
+    ValueError: rows must index the 2 examples of x, got values outside [0, 2)
+    """
+    if rows is None:
+        return None
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or rows.dtype.kind not in "ui":
+        raise ValueError(f"{name} must be a 1-D array of row indices, got shape {rows.shape}")
+    if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= n):
+        raise ValueError(f"{name} must index the {n} examples of x, got values outside [0, {n})")
+    return rows
+
+
+def check_validation(params: Params, validation: Any) -> tuple[np.ndarray, np.ndarray, Any]:
+    """``fit``'s validation data, ``(x, y)`` or ``(x, y, rows)``, as ``(x, y, rows or None)``.
+
+    ``rows`` picks the validation examples out of ``x`` and ``y`` without copying them
+    (a held-out part of the training arrays).
+
+    >>> from mlp_functional import init, key
+    >>> check_validation(init(key(0), [2, 3]), (np.zeros((4, 2)), [0, 1, 2, 0], [3]))[2]
+    array([3])
+    """
+    if not isinstance(validation, (tuple, list)) or len(validation) not in (2, 3):
+        raise ValueError(
+            "validation must be (x_val, y_val), or (x, y, rows) to validate on some rows of "
+            f"x and y, got {type(validation).__name__}"
+        )
+    x, y = check_batch(params, validation[0], validation[1])
+    rows = check_rows(validation[2], len(x), "validation rows") if len(validation) == 3 else None
+    return x, y, rows
+
+
 def check_labels(y: Any, classes: int, n: int) -> np.ndarray:
     """Labels must be ``n`` integers in ``[0, classes)``.
 

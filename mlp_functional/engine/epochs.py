@@ -32,11 +32,10 @@ from ..fast.loop import Diverged
 from ..features import as_rows, to_features
 from ..textbook import train as textbook
 from ..textbook.optimizers import Optimizer, learning_rate_at, scale_by_learning_rate
-from ..textbook.params import Params
 from ..textbook.random import Key
 from ..textbook.train import Batch, TrainState
 from .boundary import read_only
-from .checks import check_batch, check_rate, check_smoothing
+from .checks import check_batch, check_rate, check_rows, check_smoothing, check_validation
 
 __all__ = [
     "Augment",
@@ -171,17 +170,11 @@ def regimen(
         raise ValueError(f"batch_size must be a positive integer, got batch_size={batch_size!r}")
     if augment is not None and not callable(augment):
         raise ValueError(f"augment must be a function (key, batch) -> batch, got {augment!r}")
-    if rows is not None:
-        rows = np.asarray(rows)
-        if rows.ndim != 1 or rows.dtype.kind not in "ui":
-            raise ValueError(f"rows must be a 1-D array of row indices, got shape {rows.shape}")
-        if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= n):
-            raise ValueError(f"rows must index the {n} examples of x, got values outside [0, {n})")
     return Regimen(
         batch_size,
         check_rate(dropout),
         augment,
-        rows,
+        check_rows(rows, n),
         check_smoothing(label_smoothing),
         progress,
         check_sample_weight(n, sample_weight),
@@ -403,10 +396,10 @@ def fit_inputs(
     x: Any,
     y: Any,
     epochs: int | None,
-    validation: tuple[Any, Any] | None,
+    validation: tuple[Any, ...] | None,
     settings: Regimen | None = None,
     fields: dict[str, Any] | None = None,
-) -> tuple[Array, Array, Regimen, tuple[Array, Array] | None]:
+) -> tuple[Array, Array, Regimen, tuple[Array, Array, Array | None] | None]:
     """``fit``'s arguments, checked once for every epoch to come.
 
     >>> import numpy as np
@@ -423,34 +416,37 @@ def fit_inputs(
         raise ValueError(f"epochs must be a non-negative integer or None, got epochs={epochs!r}")
     x, labels = check_batch(state.params, x, y)
     plan = settle(len(x), settings, fields or {})
-    val = None if validation is None else check_batch(state.params, *validation)
+    val = None if validation is None else check_validation(state.params, validation)
     return x, labels, plan, val
 
 
 def epoch_stream(
     one_epoch: EpochFunction,
-    score: Callable[[Params, Array, Array], tuple[float, float]],
+    score: Callable[..., tuple[float, float]],
     state: TrainState,
     x: Array,
     y: Array,
     plan: Regimen,
     epochs: int | None,
-    val: tuple[Array, Array] | None,
+    val: tuple[Array, Array, Array | None] | None,
 ) -> Iterator[tuple[TrainState, EpochLog]]:
-    """Epochs of ``one_epoch``, lazily, each scored on ``val`` with ``score`` when given.
+    """Epochs of ``one_epoch``, lazily, each scored with ``score(params, x, y, rows=rows)``
+    on ``val`` when given: ``(x, y, rows)``, the rows of ``x`` and ``y`` to score
+    (``None``: all of them).
 
     >>> from mlp_functional.engine.inference import evaluate
     >>> import numpy as np
     >>> import mlp_functional as mf
     >>> x, y = np.random.default_rng(0).random((10, 3)), np.arange(10) % 2
     >>> s = mf.init_state(mf.key(0), mf.init(mf.key(1), [3, 2]), mf.sgd(0.1))
-    >>> logs = epoch_stream(textbook_epoch, evaluate, s, x, y, regimen(10, 4), 2, (x, y))
+    >>> logs = epoch_stream(textbook_epoch, evaluate, s, x, y, regimen(10, 4), 2, (x, y, None))
     >>> [(log.epoch, 0 <= log.val_accuracy <= 1) for _, log in logs]
     [(1, True), (2, True)]
     """
     for _ in itertools.count() if epochs is None else range(epochs):
         state, log = run_epoch(one_epoch, state, x, y, plan)
         if val is not None:
-            val_loss, val_accuracy = score(state.params, *val)
+            x_val, y_val, rows = val
+            val_loss, val_accuracy = score(state.params, x_val, y_val, rows=rows)
             log = log._replace(val_loss=val_loss, val_accuracy=val_accuracy)
         yield state, log

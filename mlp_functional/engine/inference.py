@@ -41,9 +41,14 @@ def log_probs(params: Params, x: Array, batch_size: int | None = None) -> Array:
 
 
 def evaluate(
-    params: Params, x: Array, labels: Array, batch_size: int | None = None
+    params: Params,
+    x: Array,
+    labels: Array,
+    batch_size: int | None = None,
+    rows: Array | None = None,
 ) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of checked inputs and labels.
+    """Mean cross-entropy and accuracy of checked inputs and labels (``rows`` of them when
+    given).
 
     >>> import mlp_functional as mf
     >>> loss, acc = evaluate(mf.init(mf.key(0), [4, 2]), np.zeros((3, 4)), np.array([0, 1, 0]))
@@ -51,6 +56,8 @@ def evaluate(
     (0.6931, 0.6666666666666666)
     """
     del batch_size
+    if rows is not None:
+        x, labels = x[rows], labels[rows]
     if not len(labels):
         return 0.0, 0.0
     logits = forward(params, to_features(x, params.dtype))

@@ -183,7 +183,7 @@ def fit(
     settings: Regimen | None = None,
     *,
     epochs: int | None = None,
-    validation: tuple[Any, Any] | None = None,
+    validation: tuple[Any, ...] | None = None,
     engine: EngineName = "auto",
     **fields: Any,
 ) -> Iterator[tuple[TrainState, EpochLog]]:
@@ -198,7 +198,9 @@ def fit(
       x, y: training data, as for :func:`train_epoch`.
       settings, fields: how to train, as for :func:`train_epoch`.
       epochs: how many epochs to run from ``state`` on; ``None`` goes on until you stop.
-      validation: optional ``(x_val, y_val)``, evaluated after each epoch.
+      validation: optional ``(x_val, y_val)``, evaluated after each epoch; or
+        ``(x, y, rows)``, the ``rows`` of ``x`` and ``y`` (a held-out part of the training
+        arrays, scored without being copied out of them).
       engine: as for :func:`train_epoch`.
 
     >>> import numpy as np

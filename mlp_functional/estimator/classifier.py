@@ -372,8 +372,9 @@ class MLPClassifier(CallbackSupport, ClassifierMixin, BaseEstimator):
 
     def _split(
         self, x: Array, labels: Array, settings: Hyperparameters, split_key: Key
-    ) -> tuple[Array, tuple[Array, Array]]:
-        """Training rows and the held-out ``(x, labels)``, stratified by class."""
+    ) -> tuple[Array, tuple[Array, Array, Array]]:
+        """Training rows and the held-out ``(x, labels, rows)``, stratified by class (the
+        held-out rows are scored where they lie, not copied)."""
         seed = int(generator(split_key).integers(2**31))
         try:
             train_rows, val_rows = train_test_split(
@@ -388,7 +389,7 @@ class MLPClassifier(CallbackSupport, ClassifierMixin, BaseEstimator):
                 f"{settings.validation_fraction} of {len(x)} examples by class ({e}); "
                 "pass more data, a larger validation_fraction or early_stopping=False"
             ) from None
-        return np.sort(train_rows), (x[val_rows], labels[val_rows])
+        return np.sort(train_rows), (x, labels, val_rows)
 
     @staticmethod
     def _build(settings: Hyperparameters, n_train: int) -> Training:
@@ -442,7 +443,7 @@ class MLPClassifier(CallbackSupport, ClassifierMixin, BaseEstimator):
         labels: Array,
         settings: Hyperparameters,
         regimen: Regimen,
-        validation: tuple[Array, Array] | None,
+        validation: tuple[Array, Array, Array] | None,
         *,
         incremental: bool,
         hooks: EpochHooks | None = None,

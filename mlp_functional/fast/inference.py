@@ -32,13 +32,22 @@ Array = np.ndarray
 EVAL_BATCH = 512
 
 
-def _log_probs_batches(params: Params, x: Array, batch_size: int) -> Iterator[Array]:
-    """``log_softmax(forward(params, x[i:i+batch]))`` batch by batch, through one workspace."""
-    rows = as_rows(x)
-    space = workspace(params, min(batch_size, max(len(x), 1)))
-    features = np.empty((space.z[0].shape[0], rows.shape[1]), params.dtype)
-    for start in range(0, len(x), batch_size):
-        chunk = rows[start : start + batch_size]
+def _log_probs_batches(
+    params: Params, x: Array, batch_size: int, rows: Array | None = None
+) -> Iterator[Array]:
+    """``log_softmax(forward(params, x[i:i+batch]))`` batch by batch, through one workspace;
+    with ``rows``, of ``x[rows]`` without copying it whole (one batch is gathered at a time)."""
+    source = as_rows(x)
+    n = len(source) if rows is None else len(rows)
+    space = workspace(params, min(batch_size, max(n, 1)))
+    features = np.empty((space.z[0].shape[0], source.shape[1]), params.dtype)
+    gathered = np.empty(features.shape if rows is not None else (0, 0), source.dtype)
+    for start in range(0, n, batch_size):
+        if rows is None:
+            chunk = source[start : start + batch_size]
+        else:
+            picked = rows[start : start + batch_size]
+            chunk = source.take(picked, axis=0, out=gathered[: len(picked)])
         xb = to_features(chunk, params.dtype, out=features[: len(chunk)])
         logits = propagate(params, xb, space.z, activations=space.hidden).logits
         logits -= logsumexp(logits)
@@ -56,11 +65,18 @@ def log_probs(params: Params, x: Array, batch_size: int = EVAL_BATCH) -> Array:
 
 
 def evaluate(
-    params: Params, x: Array, labels: Array, batch_size: int = EVAL_BATCH
+    params: Params,
+    x: Array,
+    labels: Array,
+    batch_size: int = EVAL_BATCH,
+    rows: Array | None = None,
 ) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy, in one batched pass."""
+    """Mean cross-entropy and accuracy, in one batched pass (over ``rows`` of ``x`` and
+    ``labels`` when given)."""
+    if rows is not None:
+        labels = labels[rows]
     loss_sum, correct, start = 0.0, 0, 0
-    for log_probs in _log_probs_batches(params, x, batch_size):
+    for log_probs in _log_probs_batches(params, x, batch_size, rows):
         yb = labels[start : start + len(log_probs)]
         loss_sum -= float(log_probs[np.arange(len(yb)), yb].sum())
         correct += int(np.count_nonzero(log_probs.argmax(axis=1) == yb))

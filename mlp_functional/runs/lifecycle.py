@@ -563,14 +563,12 @@ def train(session: Session) -> tuple[Session, str]:
       RunError: training diverged (the folder keeps the last committed epoch), or a file
         could not be written.
     """
-    from ..data import take
     from ..engine.epochs import DivergenceError
     from ..engine.table import fit
     from .checkpoint import encode_params, encode_train_state
 
     s, events = session.settings, session.events
     remaining = 0 if session.progress.stopped_early else s.epochs - session.progress.epoch
-    val = take(session.dataset.train, session.split.val)
 
     def batch_done(examples: int) -> None:
         events.examples(examples)
@@ -578,12 +576,17 @@ def train(session: Session) -> tuple[Session, str]:
             raise _StopRequestedError
 
     regimen = _training(s, session.split).regimen
+    train = session.dataset.train
     stream = fit(
         session.state,
-        session.dataset.train.images,
-        session.dataset.train.labels,
+        train.images,
+        train.labels,
         epochs=remaining,
-        validation=(val.images, val.labels) if len(session.split.val) else None,
+        # the validation rows are scored where they lie: a copy would be the largest
+        # allocation of a default run after the data itself
+        validation=(train.images, train.labels, session.split.val)
+        if len(session.split.val)
+        else None,
         **regimen._replace(rows=session.split.train, progress=batch_done)._asdict(),
     )
     try:
