@@ -77,6 +77,7 @@ from .engine.inference import Hardest
 from .engine.table import (
     ENGINES,
     accuracy,
+    committee_proba,
     evaluate,
     fit,
     hardest,
@@ -137,6 +138,7 @@ __all__ = [
     "chain",
     "check_grad",
     "clip_by_global_norm",
+    "committee_proba",
     "constant",
     "cosine",
     "count_updates",

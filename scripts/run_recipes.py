@@ -6,7 +6,9 @@ seeds listed with ``--seed``. The table (recipe, dataset, architecture, epochs, 
 seed's test accuracy and training time, their mean and standard deviation, the mean train
 and validation accuracy and training time, the machine) is read back from each run's files and
 written to ``docs/recipes.json``, ``docs/recipes.md`` and into README.md between the
-``recipes`` markers. No number in it is typed by hand.
+``recipes`` markers. No number in it is typed by hand. With ``--committee``, the seeds
+are also scored together, as a committee (the mean of their class probabilities,
+``mlp-functional evaluate RUN_DIR RUN_DIR ...``), on a row of its own below the recipe's.
 
 The runs are long, so the script picks up where it stopped: a seed whose folder holds a
 finished run of the recipe's current settings is read, not retrained; one that was
@@ -16,7 +18,7 @@ committed) is trained afresh. ``--fresh`` retrains every seed asked for. A recip
 holds the seeds asked for (run the same command again to fill in the missing ones);
 ``--table`` only writes the table again from ``docs/recipes.json``.
 
-Usage: python scripts/run_recipes.py [NAME ...] [--seeds N | --seed S ...] [--fresh]
+Usage: python scripts/run_recipes.py [NAME ...] [--seeds N | --seed S ...] [--fresh] [--committee]
        (default: every recipe, one seed)
        python scripts/run_recipes.py --table
 """
@@ -40,6 +42,7 @@ from mlp_functional.runs.settings import SettingsError, from_record, recipe_sett
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- recipes:start -->", "<!-- recipes:end -->"
+COMMITTEE = " (committee)"  # the key of a recipe's committee row in docs/recipes.json
 
 
 def machine() -> str:
@@ -132,6 +135,34 @@ def recipe_row(name: str, runs: list[tuple[Path, bool]], earlier: dict | None) -
     }
 
 
+def committee_row(name: str, runs: list[tuple[Path, bool]]) -> dict:
+    """The recipe's seeds as one committee: the test accuracy of the mean of their class
+    probabilities, and the training time of them all (a row of its own: a recipe's goal is
+    for one network)."""
+    import numpy as np
+
+    from mlp_functional.cli.evaluate import run_dataset
+    from mlp_functional.engine.table import committee_proba
+    from mlp_functional.runs import load_run
+
+    members = [load_run(folder) for folder, _ in runs]
+    test = run_dataset(members[0].config).test
+    predicted = committee_proba([m.params for m in members], test.images).argmax(axis=1)
+    seconds = [json.loads((f / "metrics.json").read_text())["train_seconds"] for f, _ in runs]
+    first = members[0].config
+    return {
+        "recipe": name,
+        "committee": [m.config["settings"]["seed"] for m in members],
+        "dataset": first["settings"]["dataset"],
+        "architecture": "-".join(map(str, first["model"]["sizes"]))
+        + f" {first['settings']['activation']}",
+        "epochs": json.loads((runs[0][0] / "metrics.json").read_text())["epochs"],
+        "test_accuracy": float(np.mean(predicted == test.labels)),
+        "train_seconds": sum(seconds),
+        "machine": machine(),
+    }
+
+
 def with_seeds(row: dict) -> dict:
     """A row as written before seeds were recorded (one run, seed 0) in today's form."""
     if "seeds" in row:
@@ -157,7 +188,17 @@ def table(rows: list[dict]) -> str:
         "| mean test accuracy | train accuracy | validation accuracy | training m:ss | machine |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in map(with_seeds, rows):
+    for r in rows:
+        if "committee" in r:
+            seeds = ", ".join(map(str, r["committee"]))
+            lines.append(
+                f"| `{r['recipe']}`, committee | {r['dataset']} | {len(r['committee'])} x "
+                f"{r['architecture']} | {r['epochs']} | seeds {seeds}: the mean of their class "
+                f"probabilities | {_pct(r['test_accuracy'])} | | | "
+                f"{_clock(r['train_seconds'])} in all | {r['machine']} |"
+            )
+            continue
+        r = with_seeds(r)
         by_seed = ", ".join(
             f"{s['seed']}: {_pct(s['test_accuracy'])} ({_clock(s['train_seconds'])})"
             for s in r["seeds"]
@@ -180,6 +221,11 @@ def main() -> None:
     which.add_argument("--seed", type=int, nargs="+", help="train these seeds")
     parser.add_argument("--fresh", action="store_true", help="retrain finished seeds too")
     parser.add_argument("--table", action="store_true", help="only write the table again")
+    parser.add_argument(
+        "--committee",
+        action="store_true",
+        help="also score the seeds together, as a committee (a row of its own)",
+    )
     args = parser.parse_args()
     seeds = args.seed if args.seed is not None else list(range(args.seeds))
     if not seeds or min(seeds) < 0:
@@ -189,15 +235,18 @@ def main() -> None:
     for name in [] if args.table else args.names or list(RECIPES):
         runs = [train(name, seed, args.fresh) for seed in seeds]
         results[name] = recipe_row(name, runs, results.get(name))
+        if args.committee and len(runs) > 1:
+            results[name + COMMITTEE] = committee_row(name, runs)
         results_path.write_text(json.dumps(results, indent=2) + "\n")
-    rows = [results[n] for n in RECIPES if n in results]
+    rows = [results[k] for n in RECIPES for k in (n, n + COMMITTEE) if k in results]
     text = (
         f"{START}\n{table(rows)}\n\nWritten by `python scripts/run_recipes.py` (test accuracy "
         "on the 10,000 test images, only reported, for each seed with its training time, "
         "then the mean ± the standard deviation over the seeds; train accuracy on the "
         "training rows and validation on the 5,000 training images the command holds out, "
         "not the 5,000 the search in `docs/search` chose on, and the training time: means "
-        f"over the seeds).\n{END}"
+        "over the seeds; a committee row scores the seeds together, the mean of their class "
+        f"probabilities, and sums their training times).\n{END}"
     )
     (ROOT / "docs" / "recipes.md").write_text("# Recipe results\n\n" + text + "\n")
     readme = ROOT / "README.md"

@@ -1,4 +1,5 @@
-"""``mlp-functional evaluate RUN_DIR``: accuracy, per-class scores, confusion, mistakes.
+"""``mlp-functional evaluate RUN_DIR [RUN_DIR ...]``: accuracy, per-class scores, confusion,
+mistakes; of one model, or of a committee of several (the mean of their class probabilities).
 
 >>> print(format_table(["a", "bb"], [[1, 2.5], [10, 0.25]]))
  a    bb
@@ -23,7 +24,13 @@ HELP = "measure a trained model on the test set: accuracy, per-class scores, mis
 def add_parser(sub: Any) -> None:
     """Register ``evaluate`` with the subcommand parsers."""
     p = sub.add_parser("evaluate", help=HELP, description=HELP + ".")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a folder written by `train`")
+    p.add_argument(
+        "run_dirs",
+        nargs="+",
+        metavar="RUN_DIR",
+        help="a folder written by `train`; several: evaluate their committee, the mean of "
+        "their class probabilities (the first run's dataset and class names are used)",
+    )
     p.add_argument(
         "--dataset",
         choices=tuple(DATASETS),
@@ -73,29 +80,41 @@ def run_dataset(
     return load(name, data_dir=data_dir or (config.get("settings") or {}).get("data_dir"))
 
 
+def _share(correct: int, total: int) -> str:
+    """``'97.50% (39/40)'``."""
+    return f"{100 * correct / max(total, 1):.2f}% ({correct}/{total})"
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the test accuracy, per-class scores, the confusion matrix and top mistakes."""
-    from ..engine.table import predict_proba
+    from ..engine.table import committee_proba, predict
     from ..inputs import class_names
     from ..metrics import confident_mistakes, confusion_matrix, per_class, percent
     from ..runs import load_run
 
-    run_ = load_run(args.run_dir)
+    runs = [load_run(folder) for folder in args.run_dirs]
+    run_ = runs[0]
     dataset = run_dataset(run_.config, args.dataset, args.data_dir)
     name = dataset.name
     test = dataset.test
     classes = run_.params.sizes[-1]
     names = class_names({"data": {"classes": list(dataset.classes)}}, classes)
-    probs = predict_proba(run_.params, test.images)
+    probs = committee_proba([r.params for r in runs], test.images)
     predicted = probs.argmax(axis=1)
     cm = confusion_matrix(test.labels, predicted, classes)
     scores = per_class(cm)
     correct = int(cm.trace())
-    sizes = "-".join(str(n) for n in run_.params.sizes)
-    print(f"{args.run_dir}: {sizes} {run_.params.activation.name}, evaluated on {name} test")
-    print(
-        f"Test accuracy: {100 * correct / max(len(predicted), 1):.2f}% ({correct}/{len(predicted)})"
-    )
+    for folder, member in zip(args.run_dirs, runs, strict=True):
+        sizes = "-".join(str(n) for n in member.params.sizes)
+        print(f"{folder}: {sizes} {member.params.activation.name}, evaluated on {name} test")
+        if len(runs) > 1:
+            alone = int((predict(member.params, test.images) == test.labels).sum())
+            print(
+                f"  alone: {100 * alone / max(len(predicted), 1):.2f}% ({alone}/{len(predicted)})"
+            )
+    if len(runs) > 1:
+        print(f"Committee of {len(runs)} (the mean of their class probabilities)")
+    print(f"Test accuracy: {_share(correct, len(predicted))}")
     print()
     rows = [
         [

@@ -21,7 +21,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
@@ -50,6 +50,7 @@ __all__ = [
     "Engine",
     "EngineName",
     "accuracy",
+    "committee_proba",
     "evaluate",
     "fit",
     "hardest",
@@ -227,6 +228,37 @@ def predict_proba(
     """
     one = engine_for(engine, params=params)
     return freeze(np.exp(one.log_probs(params, check_inputs(params, x), batch_size)))
+
+
+def committee_proba(
+    members: Sequence[Params],
+    x: Any,
+    *,
+    batch_size: int = EVAL_BATCH,
+    engine: EngineName = "auto",
+) -> np.ndarray:
+    """A committee's class probabilities: the mean of its members' :func:`predict_proba`,
+    shape ``(N, classes)``, as Cireşan et al. (2012) average their networks' outputs.
+
+    The members must take the same inputs and give the same classes.
+
+    >>> import numpy as np
+    >>> import mlp_functional as mf
+    >>> members = [mf.init(mf.key(k), [4, 3]) for k in range(3)]
+    >>> p = committee_proba(members, np.ones((2, 4)))
+    >>> p.shape, bool(np.allclose(p.sum(axis=1), 1))
+    ((2, 3), True)
+    """
+    if not members:
+        raise ValueError("a committee needs at least one member")
+    shapes = sorted({(m.sizes[0], m.sizes[-1]) for m in members})
+    if len(shapes) > 1:
+        raise ValueError(
+            "the members of a committee must take the same inputs and give the same classes, "
+            f"got (inputs, classes) of {shapes}"
+        )
+    each = [predict_proba(m, x, batch_size=batch_size, engine=engine) for m in members]
+    return freeze(np.mean(each, axis=0))
 
 
 def predict(
