@@ -311,7 +311,7 @@ def test_pickled_models_predict_the_same_and_stay_read_only(blobs, tmp_path: Pat
     assert again.n_iter_ == 6
 
 
-def test_input_dropout_trains_as_the_engine_does_and_old_pickles_have_none(blobs) -> None:
+def test_input_dropout_trains_as_the_engine_does_and_old_pickles_have_it_off(blobs) -> None:
     x, y = blobs
     settings = dict(hidden_layer_sizes=(8,), max_iter=3, batch_size=32, random_state=0)
     dropped = quiet_fit(MLPClassifier(input_dropout=0.3, **settings), x, y)
@@ -319,9 +319,10 @@ def test_input_dropout_trains_as_the_engine_does_and_old_pickles_have_none(blobs
     assert not np.allclose(mf.ravel(dropped.params_), mf.ravel(plain.params_))
     again = quiet_fit(MLPClassifier(input_dropout=0.3, **settings), x, y)
     np.testing.assert_array_equal(mf.ravel(again.params_), mf.ravel(dropped.params_))
-    del plain.input_dropout  # as a model pickled before the parameter existed
+    del plain.input_dropout, plain.max_norm  # as a model pickled before they existed
     old = pickle.loads(pickle.dumps(plain))
     assert old.get_params()["input_dropout"] == 0.0
+    assert old.get_params()["max_norm"] is None
     old.set_params(max_iter=1).partial_fit(x, y)
     assert old.n_iter_ == 4
 

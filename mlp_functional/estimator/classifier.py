@@ -109,6 +109,11 @@ def _structure(tree: Any) -> Any:
     return type(tree).__name__
 
 
+#: Parameters added after the first release, with the value that turns each off: a model
+#: pickled before one existed is read with it off, as it was trained.
+_ADDED_LATER: dict[str, Any] = {"max_norm": None, "input_dropout": 0.0}
+
+
 class MLPClassifier(CallbackSupport, ClassifierMixin, BaseEstimator):
     """A multilayer perceptron classifier trained by mlp_functional's engine.
 
@@ -575,7 +580,8 @@ class MLPClassifier(CallbackSupport, ClassifierMixin, BaseEstimator):
         for name in ("params_", "_opt_state"):
             if name in state:
                 state[name] = _relinked(state[name])
-        state.setdefault("input_dropout", 0.0)  # pickled before it was a parameter: none
+        for name, off in _ADDED_LATER.items():  # pickled before it was a parameter: off
+            state.setdefault(name, off)
         super().__setstate__(state)
 
     def save(self, path: Any) -> None:
