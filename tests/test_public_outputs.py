@@ -177,6 +177,10 @@ CALLS: dict[str, Callable[[World], Any]] = {
         mf.predict(w.params, w.x),
         mf.predict(w.params, w.x, engine="textbook"),
     ),
+    M + "engine.table.committee_proba": lambda w: (
+        mf.committee_proba([w.params, mf.init(mf.key(2), [784, 8, 3])], w.x),
+        mf.committee_proba([w.params], w.rows, engine="textbook"),
+    ),
     M + "engine.table.predict_proba": lambda w: (
         mf.predict_proba(w.params, w.x),
         mf.predict_proba(w.params, w.rows, engine="textbook"),

@@ -24,7 +24,8 @@ import contextlib
 import logging
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -111,7 +112,7 @@ def _structure(tree: Any) -> Any:
 
 #: Parameters added after the first release, with the value that turns each off: a model
 #: pickled before one existed is read with it off, as it was trained.
-_ADDED_LATER: dict[str, Any] = {"max_norm": None, "input_dropout": 0.0}
+_ADDED_LATER: Mapping[str, Any] = MappingProxyType({"max_norm": None, "input_dropout": 0.0})
 
 
 class MLPClassifier(CallbackSupport, ClassifierMixin, BaseEstimator):
