@@ -45,6 +45,7 @@ import numpy as np
 from ..textbook import optimizers as tb
 from ..textbook.params import Params
 from . import backend
+from .kernels import zero_subnormals
 
 __all__ = [
     "CHUNK",
@@ -225,7 +226,7 @@ def flush_subnormals(count: int, *buffers: Array) -> None:
         if kernels is not None:  # one pass instead of NumPy's three
             kernels.flush_subnormals(buffer)
         else:
-            np.copyto(buffer, 0, where=np.abs(buffer) < np.finfo(buffer.dtype).tiny)
+            zero_subnormals(buffer)
 
 
 def adam_sums(slot: list[Any], b1: float, b2: float, *, into_sums: bool) -> None:
