@@ -90,3 +90,18 @@ def test_the_compiled_optimizer_pass_reads_and_writes_subnormals_as_zero(dtype) 
     np.testing.assert_allclose(m2[2], 1.0 + 0.999 * 0.0)
     # the caller's arithmetic is as before: subnormal numbers survive it
     assert np.multiply(np.array(tiny / 8, dtype), 1) != 0
+
+
+@given(
+    st.lists(
+        st.sampled_from([0.0, -0.0, 1e-45, -1e-40, 1e-39, 1.2e-38, -1.0, 3.5, 1e-30]),
+        min_size=1,
+        max_size=64,
+    )
+)
+def test_the_numpy_flush_zeroes_exactly_the_subnormal_entries(values):
+    a = np.array(values, np.float32)
+    expected = np.where(np.abs(a) < np.finfo(np.float32).tiny, np.float32(0), a)
+    kernels.zero_subnormals(a)
+    np.testing.assert_array_equal(a, expected)
+    assert not np.any((a != 0) & (np.abs(a) < np.finfo(np.float32).tiny))
