@@ -576,15 +576,15 @@ def train(session: Session) -> tuple[Session, str]:
             raise _StopRequestedError
 
     regimen = _training(s, session.split).regimen
-    train = session.dataset.train
+    training_data = session.dataset.train
     stream = fit(
         session.state,
-        train.images,
-        train.labels,
+        training_data.images,
+        training_data.labels,
         epochs=remaining,
         # the validation rows are scored where they lie: a copy would be the largest
         # allocation of a default run after the data itself
-        validation=(train.images, train.labels, session.split.val)
+        validation=(training_data.images, training_data.labels, session.split.val)
         if len(session.split.val)
         else None,
         **regimen._replace(rows=session.split.train, progress=batch_done)._asdict(),
