@@ -109,9 +109,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{folder}: {sizes} {member.params.activation.name}, evaluated on {name} test")
         if len(runs) > 1:
             alone = int((predict(member.params, test.images) == test.labels).sum())
-            print(
-                f"  alone: {100 * alone / max(len(predicted), 1):.2f}% ({alone}/{len(predicted)})"
-            )
+            print(f"  alone: {_share(alone, len(predicted))}")
     if len(runs) > 1:
         print(f"Committee of {len(runs)} (the mean of their class probabilities)")
     print(f"Test accuracy: {_share(correct, len(predicted))}")
