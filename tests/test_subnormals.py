@@ -105,3 +105,33 @@ def test_the_numpy_flush_zeroes_exactly_the_subnormal_entries(values):
     kernels.zero_subnormals(a)
     np.testing.assert_array_equal(a, expected)
     assert not np.any((a != 0) & (np.abs(a) < np.finfo(np.float32).tiny))
+
+
+_GRADIENT_ENTRIES = [0.0, -0.0, 1e-45, -1e-40, 1e-39, -1.2e-38, 1.2e-38, -1.0, 3.5, 1e-30]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_the_in_place_relu_derivative_is_the_textbooks_then_the_flush(dtype, data):
+    shape = data.draw(st.tuples(st.integers(1, 6), st.integers(1, 9)))
+    size = shape[0] * shape[1]
+    entries = st.lists(st.sampled_from(_GRADIENT_ENTRIES), min_size=size, max_size=size)
+    delta = np.array(data.draw(entries), dtype).reshape(shape)
+    if dtype == np.float64:
+        delta *= 1e-270  # the same pattern of normal and subnormal entries in float64
+    z = np.array(data.draw(st.lists(st.floats(-2, 2), min_size=size, max_size=size)), dtype)
+    z = z.reshape(shape)
+    a = mf.relu.value(z)
+    expected = delta * mf.relu.derivative(z, a)
+    kernels.zero_subnormals(expected)
+    got = delta.copy()
+    kernels.IN_PLACE[kernels.textbook_activation(mf.relu)].times_derivative(got, z, a)
+    np.testing.assert_array_equal(got, expected)
+    assert not np.any((got != 0) & (np.abs(got) < np.finfo(dtype).tiny))
+
+
+def test_the_in_place_relu_writes_the_textbooks_activation_into_the_workspace():
+    z = np.array([[-1.0, 0.0, 2.5], [3.0, -0.0, -7.0]], np.float32)
+    out = np.full_like(z, np.nan)
+    kernels.IN_PLACE[kernels.textbook_activation(mf.relu)].value(z, out)
+    np.testing.assert_array_equal(out, mf.relu.value(z))

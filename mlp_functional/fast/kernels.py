@@ -18,17 +18,29 @@ True
 from __future__ import annotations
 
 import functools
+import inspect
 import itertools
-from collections.abc import Callable, Sequence
-from types import ModuleType
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType, ModuleType
 from typing import NamedTuple
 
 import numpy as np
 
+from ..textbook import activations as tb_activations
+from ..textbook.activations import Activation
 from ..textbook.params import Params
 from . import backend
 
-__all__ = ["Workspace", "backprop", "propagate", "softmax_cross_entropy", "workspace"]
+__all__ = [
+    "IN_PLACE",
+    "InPlaceActivation",
+    "Workspace",
+    "backprop",
+    "propagate",
+    "softmax_cross_entropy",
+    "textbook_activation",
+    "workspace",
+]
 
 Array = np.ndarray
 #: ``ready(layer)`` or ``ready(layer, (first_row, stop_row))``: those gradients are written.
@@ -39,8 +51,9 @@ class Workspace(NamedTuple):
     """Scratch buffers for batches of up to ``batch`` examples.
 
     ``z[l]`` has shape ``(batch, sizes[l+1])``, and ``delta[l]`` and ``hidden[l]`` (the
-    activations ``f(z[l])``, written by the compiled kernels) the same shape for the
-    hidden layers; ``predicted`` holds the batch's argmax.
+    activations ``f(z[l])``, written by the compiled kernels or an activation's
+    :data:`IN_PLACE` form) the same shape for the hidden layers; ``predicted`` holds the
+    batch's argmax.
     """
 
     z: tuple[Array, ...]
@@ -72,47 +85,6 @@ def _code(name: str) -> int:
     return dict(kernels.ACTIVATION_CODES)[name]
 
 
-class Trace(NamedTuple):
-    inputs: tuple[Array, ...]  # a_0 .. a_{L-1}, what each layer read (masked)
-    pre: tuple[Array, ...]  # z_1 .. z_{L-1}
-    hidden: tuple[Array, ...]  # f(z_1) .. f(z_{L-1}), unmasked
-    logits: Array
-
-
-def propagate(
-    params: Params,
-    x: Array,
-    buffers: Sequence[Array],
-    masks: Sequence[Array] | None = None,
-    activations: Sequence[Array] | None = None,
-) -> Trace:
-    """The forward pass with each ``z_l`` written into ``buffers[l]`` (and, with the
-    compiled kernels and ``activations`` given, each ``f(z_l)`` into ``activations[l]``)."""
-    act = params.activation
-    kernels = backend.compiled() if activations is not None else None
-    code = activation_code(params) if kernels is not None else 0
-    a = x
-    inputs, pre, hidden = [x], list[Array](), list[Array]()
-    last = len(params.layers) - 1
-    for i, layer in enumerate(params.layers):
-        z = np.matmul(a, layer.w, out=buffers[i][: len(a)])
-        if i == last:
-            z += layer.b
-            return Trace(tuple(inputs), tuple(pre), tuple(hidden), z)
-        if kernels is not None and activations is not None:
-            a = activations[i][: len(z)]
-            kernels.bias_activation(z, layer.b, code, a)
-        else:
-            z += layer.b
-            a = act.value(z)
-        pre.append(z)
-        hidden.append(a)
-        if masks is not None:
-            a = a * masks[i]
-        inputs.append(a)
-    raise AssertionError("params has no layers")
-
-
 def zero_subnormals(a: Array) -> None:
     """Set the subnormal entries of ``a`` (nonzero, below the dtype's smallest normal
     number) to 0, in place: the NumPy form of the compiled kernels' flush.
@@ -128,6 +100,99 @@ def zero_subnormals(a: Array) -> None:
     """
     size = np.abs(a)
     np.copyto(a, 0, where=(size < np.finfo(a.dtype).tiny) & (size > 0))
+
+
+def textbook_activation(activation: Activation) -> Activation:
+    """The activation with the textbook's own functions (the public ones wrap them to hand
+    out read-only arrays): what the fast engine's tables are keyed by.
+
+    >>> import mlp_functional as mf
+    >>> textbook_activation(mf.relu) == tb_activations.relu
+    True
+    """
+    return activation._replace(
+        value=inspect.unwrap(activation.value), derivative=inspect.unwrap(activation.derivative)
+    )
+
+
+class InPlaceActivation(NamedTuple):
+    """An activation's NumPy form that writes into the workspace instead of allocating.
+
+    ``value(z, out)`` writes ``f(z)`` into ``out``; ``times_derivative(delta, z, a)`` sets
+    ``delta *= f'(z)`` (``a = f(z)``) and zeroes its subnormal entries, as
+    :func:`zero_subnormals` does after the textbook's derivative.
+    """
+
+    value: Callable[[Array, Array], object]
+    times_derivative: Callable[[Array, Array, Array], None]
+
+
+def _relu_times_derivative(delta: Array, z: Array, a: Array) -> None:
+    # relu' is 0 or 1, so the product and the flush are one mask: keep delta where the
+    # unit was active and delta is normal. One multiply by it replaces the textbook's
+    # derivative array, its product and the flush's masked copy.
+    keep = np.abs(delta) >= np.finfo(delta.dtype).tiny
+    keep &= a > 0
+    delta *= keep
+
+
+#: The activations with an in-place NumPy form, keyed by the textbook's own activation
+#: (look one up through :func:`textbook_activation`).
+#: Any other activation runs its textbook ``value`` and ``derivative`` (allocating).
+IN_PLACE: Mapping[Activation, InPlaceActivation] = MappingProxyType(
+    {
+        tb_activations.relu: InPlaceActivation(
+            lambda z, out: np.maximum(z, 0, out=out), _relu_times_derivative
+        ),
+    }
+)
+
+
+class Trace(NamedTuple):
+    inputs: tuple[Array, ...]  # a_0 .. a_{L-1}, what each layer read (masked)
+    pre: tuple[Array, ...]  # z_1 .. z_{L-1}
+    hidden: tuple[Array, ...]  # f(z_1) .. f(z_{L-1}), unmasked
+    logits: Array
+
+
+def propagate(
+    params: Params,
+    x: Array,
+    buffers: Sequence[Array],
+    masks: Sequence[Array] | None = None,
+    activations: Sequence[Array] | None = None,
+) -> Trace:
+    """The forward pass with each ``z_l`` written into ``buffers[l]`` (and, with
+    ``activations`` given, each ``f(z_l)`` into ``activations[l]`` by the compiled kernels
+    or the activation's :data:`IN_PLACE` form; without either, ``f(z_l)`` is allocated)."""
+    act = params.activation
+    kernels = backend.compiled() if activations is not None else None
+    code = activation_code(params) if kernels is not None else 0
+    in_place = IN_PLACE.get(textbook_activation(act)) if activations is not None else None
+    a = x
+    inputs, pre, hidden = [x], list[Array](), list[Array]()
+    last = len(params.layers) - 1
+    for i, layer in enumerate(params.layers):
+        z = np.matmul(a, layer.w, out=buffers[i][: len(a)])
+        if i == last:
+            z += layer.b
+            return Trace(tuple(inputs), tuple(pre), tuple(hidden), z)
+        if kernels is not None and activations is not None:
+            a = activations[i][: len(z)]
+            kernels.bias_activation(z, layer.b, code, a)
+        elif in_place is not None and activations is not None:
+            z += layer.b
+            a = activations[i][: len(z)]
+            in_place.value(z, a)
+        else:
+            z += layer.b
+            a = act.value(z)
+        pre.append(z)
+        hidden.append(a)
+        if masks is not None:
+            a = a * masks[i]
+        inputs.append(a)
+    raise AssertionError("params has no layers")
 
 
 def softmax_cross_entropy(
@@ -202,15 +267,19 @@ def backprop(
         return _compiled_backprop(
             kernels, params, x, y, grads, space, masks, smoothing, ready, first_blocks, weights
         )
-    trace = propagate(params, x, space.z, masks)
+    trace = propagate(params, x, space.z, masks, space.hidden)
     predicted = trace.logits.argmax(axis=1)
     mean_loss = softmax_cross_entropy(trace.logits, y, smoothing, weights)
+    in_place = IN_PLACE.get(textbook_activation(params.activation))
     derivative = params.activation.derivative
 
     def bias_gradient(i: int, delta: Array) -> None:
         np.add.reduce(delta, axis=0, out=grads.layers[i].b)  # np.sum, minus ~5 us of overhead
 
     def times_derivative(i: int, delta: Array) -> None:
+        if in_place is not None:
+            in_place.times_derivative(delta, trace.pre[i], trace.hidden[i])
+            return
         delta *= derivative(trace.pre[i], trace.hidden[i])
         zero_subnormals(delta)  # as the logits'
 

@@ -13,7 +13,6 @@ textbook's read-only trees. Both are exact: no arithmetic touches a value.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -23,6 +22,7 @@ from ..textbook import activations
 from ..textbook.optimizers import Optimizer, chain
 from ..textbook.params import Layer, Params, ravel, unravel
 from ..textbook.train import TrainState
+from .kernels import textbook_activation
 from .rules import fused_chain, weight_shapes
 
 __all__ = [
@@ -66,13 +66,6 @@ def rule_chain(state: TrainState) -> list[tuple[Any, Any]]:
     return [(opt.rule, opt.hyper) for opt, _ in leaves(state.optimizer, state.opt_state)]
 
 
-def _unwrapped(activation: activations.Activation) -> activations.Activation:
-    """The activation with the textbook's own functions (the public ones wrap them)."""
-    return activation._replace(
-        value=inspect.unwrap(activation.value), derivative=inspect.unwrap(activation.derivative)
-    )
-
-
 def has_activation_kernel(activation: Any) -> bool:
     """Whether the fast engine has kernels for this activation (a built-in one, compared
     with the textbook's own).
@@ -81,7 +74,7 @@ def has_activation_kernel(activation: Any) -> bool:
     >>> has_activation_kernel(mf.relu), has_activation_kernel(mf.relu._replace(name="mine"))
     (True, False)
     """
-    return _unwrapped(activation) in activations.ACTIVATIONS.values()
+    return textbook_activation(activation) in activations.ACTIVATIONS.values()
 
 
 def supports(state: TrainState) -> bool:
