@@ -36,6 +36,7 @@ __all__ = [
     "InPlaceActivation",
     "Workspace",
     "backprop",
+    "in_place_form",
     "propagate",
     "softmax_cross_entropy",
     "textbook_activation",
@@ -137,7 +138,7 @@ def _relu_times_derivative(delta: Array, z: Array, a: Array) -> None:
 
 
 #: The activations with an in-place NumPy form, keyed by the textbook's own activation
-#: (look one up through :func:`textbook_activation`).
+#: (look one up through :func:`in_place_form`).
 #: Any other activation runs its textbook ``value`` and ``derivative`` (allocating).
 IN_PLACE: Mapping[Activation, InPlaceActivation] = MappingProxyType(
     {
@@ -146,6 +147,18 @@ IN_PLACE: Mapping[Activation, InPlaceActivation] = MappingProxyType(
         ),
     }
 )
+
+
+@functools.cache
+def in_place_form(activation: Activation) -> InPlaceActivation | None:
+    """``activation``'s :data:`IN_PLACE` form, or None: looked up once per activation,
+    since the forward and backward passes of every step ask.
+
+    >>> import mlp_functional as mf
+    >>> in_place_form(mf.relu) is IN_PLACE[tb_activations.relu], in_place_form(mf.tanh)
+    (True, None)
+    """
+    return IN_PLACE.get(textbook_activation(activation))
 
 
 class Trace(NamedTuple):
@@ -168,7 +181,7 @@ def propagate(
     act = params.activation
     kernels = backend.compiled() if activations is not None else None
     code = activation_code(params) if kernels is not None else 0
-    in_place = IN_PLACE.get(textbook_activation(act)) if activations is not None else None
+    in_place = in_place_form(act) if activations is not None else None
     a = x
     inputs, pre, hidden = [x], list[Array](), list[Array]()
     last = len(params.layers) - 1
@@ -270,7 +283,7 @@ def backprop(
     trace = propagate(params, x, space.z, masks, space.hidden)
     predicted = trace.logits.argmax(axis=1)
     mean_loss = softmax_cross_entropy(trace.logits, y, smoothing, weights)
-    in_place = IN_PLACE.get(textbook_activation(params.activation))
+    in_place = in_place_form(params.activation)
     derivative = params.activation.derivative
 
     def bias_gradient(i: int, delta: Array) -> None:
