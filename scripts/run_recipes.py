@@ -127,7 +127,7 @@ def recipe_row(name: str, runs: list[tuple[Path, bool]], earlier: dict | None) -
         "epochs": json.loads((folders[0] / "metrics.json").read_text())["epochs"],
         "seeds": seeds,
         "train_accuracy": statistics.fmean(s["train_accuracy"] for s in seeds),
-        "val_accuracy": statistics.fmean(s["val_accuracy"] for s in seeds),
+        "val_accuracy": _mean_or_none([s["val_accuracy"] for s in seeds]),
         "test_accuracy": statistics.fmean(tests),
         "test_accuracy_sd": statistics.stdev(tests) if len(tests) > 1 else None,
         "train_seconds": statistics.fmean(s["train_seconds"] for s in seeds),
@@ -172,8 +172,13 @@ def with_seeds(row: dict) -> dict:
     return {"dataset": "mnist", **row, "seeds": [seed], "test_accuracy_sd": None}
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.2f}%"
+def _mean_or_none(values: list[float | None]) -> float | None:
+    """The mean, or None when a seed has no figure (a recipe that holds out no validation)."""
+    return None if None in values else statistics.fmean(values)
+
+
+def _pct(x: float | None) -> str:
+    return "none held out" if x is None else f"{100 * x:.2f}%"
 
 
 def _clock(seconds: float) -> str:
@@ -243,8 +248,9 @@ def main() -> None:
         f"{START}\n{table(rows)}\n\nWritten by `python scripts/run_recipes.py` (test accuracy "
         "on the 10,000 test images, only reported, for each seed with its training time, "
         "then the mean ± the standard deviation over the seeds; train accuracy on the "
-        "training rows and validation on the 5,000 training images the command holds out, "
-        "not the 5,000 the search in `docs/search` chose on, and the training time: means "
+        "training rows and validation on the 5,000 training images the command holds out "
+        "(none for a recipe with `val_size` 0, which trains on them all), not the 5,000 the "
+        "search in `docs/search` chose on, and the training time: means "
         "over the seeds; a committee row scores the seeds together, the mean of their class "
         f"probabilities, and sums their training times).\n{END}"
     )

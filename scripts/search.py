@@ -2,7 +2,8 @@
 
 Each candidate is a recipe with some fields changed. It trains on the recipe's dataset
 (``fashion-best``: Fashion-MNIST), on the training set minus a validation split carved by
-a fixed key (never on the test set), and its validation accuracy after every epoch goes
+a fixed key (never on the test set; a recipe's own ``val_size``, which its final runs
+use, plays no part here), and its validation accuracy after every epoch goes
 into ``docs/search/<target>.jsonl`` (one line per run, appended) and the table
 ``docs/search/<target>.md`` (rewritten from all lines). Choosing among them is done on
 those validation figures alone.

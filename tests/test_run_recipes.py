@@ -105,3 +105,18 @@ def test_finished_seeds_are_read_not_trained_again(script, monkeypatch):
     assert script.state_of(folder, "seed", 0) == "finished"
     assert script.state_of(folder, "seed", 1) == "other"  # another seed's settings
     assert script.state_of(folder, "quick", 0) == "other"  # another recipe's
+
+
+def test_a_recipe_that_holds_out_no_validation_shows_none(script, tmp_path):
+    folder = tmp_path / "runs" / "recipes" / "seed" / "seed-0"
+    command = [sys.executable, "-m", "mlp_functional", "train", "--recipe", "seed"]
+    command += ["--epochs", "1", "--val-size", "0", "--out", str(folder)]
+    script.subprocess.run(command, check=True, capture_output=True)
+
+    row = script.recipe_row("seed", [(folder, True)], None)
+    test = load("mnist").test
+    assert row["val_accuracy"] is None and row["seeds"][0]["val_accuracy"] is None
+    by_hand = _test_accuracy(load_run(folder).params, test)
+    assert row["test_accuracy"] == pytest.approx(by_hand, abs=ONE_IMAGE)
+    line = next(x for x in script.table([row]).splitlines() if x.startswith("| `seed` |"))
+    assert f"| {100 * row['train_accuracy']:.2f}% | none held out |" in line
