@@ -25,7 +25,7 @@ import importlib.util
 import os
 from types import ModuleType
 
-__all__ = ["KERNELS_VARIABLE", "blas_threads", "choice", "compiled", "name", "native_built"]
+__all__ = ["KERNELS_VARIABLE", "choice", "compiled", "name", "native_built"]
 
 #: The environment variable that chooses the kernels.
 KERNELS_VARIABLE = "MLP_FUNCTIONAL_KERNELS"
@@ -66,12 +66,3 @@ def compiled() -> ModuleType | None:
     from . import native
 
     return native
-
-
-def blas_threads() -> int:
-    """The most threads any loaded BLAS runs (1 when none is found): how many cores the
-    user lets a computation of this process take."""
-    from threadpoolctl import threadpool_info
-
-    counts = [i.get("num_threads", 1) for i in threadpool_info() if i.get("user_api") == "blas"]
-    return max(counts, default=1)

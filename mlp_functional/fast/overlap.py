@@ -38,7 +38,6 @@ import numpy as np
 
 from ..textbook.params import Params
 from . import backend
-from .backend import blas_threads
 from .rules import fused_chain, step_counts, weight_shapes
 
 __all__ = [
@@ -71,6 +70,14 @@ def hidden_share(sizes: Sequence[int], batch_size: int) -> float:
     layer's weight gradient) per multiply-add of that product."""
     above = sum(i * o + o for i, o in itertools.pairwise(sizes[1:]))
     return above / (batch_size * sizes[0] * sizes[1])
+
+
+def blas_threads() -> int:
+    """The most threads any loaded BLAS runs (1 when none is found)."""
+    from threadpoolctl import threadpool_info
+
+    counts = [i.get("num_threads", 1) for i in threadpool_info() if i.get("user_api") == "blas"]
+    return max(counts, default=1)
 
 
 def layer_bounds(params: Params) -> tuple[tuple[int, int], ...]:

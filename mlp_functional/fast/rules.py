@@ -9,11 +9,7 @@ step by step, to a few scalars: before the moment the updates are ``u = a g + c 
 how its transformation moves those scalars; :class:`FusedChain` works them out once a
 step, and one pass, :func:`fused_update`, applies them to the whole buffer or to any slice
 of it (a layer whose gradient is ready): the compiled C kernel (:mod:`.native`), else
-the NumPy form below, the same arithmetic. The NumPy form makes about ten passes where
-the kernel makes one; when the BLAS may run two threads, a step of at least
-:data:`SPLIT_FROM` entries gives its second half to a helper thread (NumPy's passes
-release the interpreter's lock, and the BLAS threads are idle during the update). Each
-entry's arithmetic is its own, so the split changes no bit of the result.
+the NumPy form below, the same arithmetic.
 
 Adam's moments run as decayed sums ``mu / (1 - b1)`` and ``nu / (1 - b2)``, two passes a
 step fewer (see :func:`adam_sums`); with ``c = sqrt((1 - b2**t) / (1 - b2))`` the direction
@@ -38,11 +34,9 @@ textbook engine runs it.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
@@ -57,7 +51,6 @@ __all__ = [
     "CHUNK",
     "FLUSH_EVERY",
     "RULES",
-    "SPLIT_FROM",
     "Coefficients",
     "FusedChain",
     "adam_sums",
@@ -78,8 +71,6 @@ PLAIN, MOMENTUM, NESTEROV, ADAM = 0, 1, 2, 3
 FLUSH_EVERY = 64
 #: Entries per slice when the NumPy form runs a step piece by piece (it stays in cache).
 CHUNK = 1 << 16
-#: A NumPy step of at least this many entries is split between two threads (see above).
-SPLIT_FROM = 2 * CHUNK
 
 
 class Coefficients(NamedTuple):
@@ -269,23 +260,13 @@ def weight_shapes(params: Params) -> tuple[tuple[int, int], ...]:
     return tuple((layer.w.shape[0], layer.w.shape[1]) for layer in params.layers)
 
 
-@functools.cache
-def _helper() -> ThreadPoolExecutor:
-    """The one thread that takes half of a large NumPy step (started when first needed)."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="numpy-update")
-
-
 class FusedChain:
     """A chain's step as :meth:`prepare` (the scalars, counts advanced), :meth:`apply`
     (the pass over ``[lo, hi)``) and :meth:`constrain` (a layer's max-norm projection);
     :meth:`step` does all three for the whole buffer. ``shapes``: the layers' weight
-    shapes, which max-norm needs (the buffers hold ``w`` then ``b``, layer by layer).
-    ``threads``: how many run the NumPy form's passes, 1 or 2 (None: 2 when the BLAS may
-    run two or more, decided at the first step)."""
+    shapes, which max-norm needs (the buffers hold ``w`` then ``b``, layer by layer)."""
 
-    def __init__(
-        self, chain: Chain, kernels: Any, shapes: Shapes = (), threads: int | None = None
-    ) -> None:
+    def __init__(self, chain: Chain, kernels: Any, shapes: Shapes = ()) -> None:
         self.chain = [(RULES[rule], hyper) for rule, hyper in chain]
         rules = [rule for rule, _ in chain]
         self.moment = next((i for i, rule in enumerate(rules) if rule in _MOMENTS), None)
@@ -296,7 +277,6 @@ class FusedChain:
         starts = itertools.accumulate((i * o + o for i, o in shapes), initial=0)
         self.weights = tuple((lo, i, o) for lo, (i, o) in zip(starts, shapes, strict=False))
         self.kernels = kernels
-        self.threads = threads
 
     def prepare(self, p: Array, g: Array, slots: Sequence[list[Any]]) -> Coefficients:
         """The step's scalars; advances every count. Clipping reads all of ``g``."""
@@ -347,37 +327,17 @@ class FusedChain:
 
     def step(self, p: Array, g: Array, slots: list[list[Any]], scratch: Array) -> None:
         """The whole step: the compiled pass over the whole buffer, or the NumPy passes
-        :data:`CHUNK` entries at a time, in two threads from :data:`SPLIT_FROM` entries
-        (the scalars, clipping's norm among them, come from the whole gradient first),
-        then max-norm's projections."""
+        :data:`CHUNK` entries at a time (the scalars, clipping's norm among them, come
+        from the whole gradient first), then max-norm's projections."""
         del scratch
         counts = step_counts(slots)
         k = self.prepare(p, g, slots)
-        if self.kernels is not None:
-            self.apply(k, p, g, slots, 0, p.size)
-        elif p.size < SPLIT_FROM or self._numpy_threads() < 2:
-            self._in_pieces(k, p, g, slots, 0, p.size)
-        else:
-            middle = p.size // 2
-            theirs = _helper().submit(self._in_pieces, k, p, g, slots, middle, p.size)
-            try:
-                self._in_pieces(k, p, g, slots, 0, middle)
-            finally:
-                theirs.result()
+        piece = p.size if self.kernels is not None else CHUNK
+        for lo in range(0, p.size, piece):
+            self.apply(k, p, g, slots, lo, min(lo + piece, p.size))
         for layer in range(len(self.weights)):
             self.constrain(p, layer)
         self.finish(counts, slots)
-
-    def _in_pieces(
-        self, k: Coefficients, p: Array, g: Array, slots: Sequence[list[Any]], lo: int, hi: int
-    ) -> None:
-        for start in range(lo, hi, CHUNK):
-            self.apply(k, p, g, slots, start, min(start + CHUNK, hi))
-
-    def _numpy_threads(self) -> int:
-        if self.threads is None:  # threadpoolctl's census takes milliseconds: once
-            self.threads = 2 if backend.blas_threads() >= 2 else 1
-        return self.threads
 
 
 def fused_chain(chain: Chain, kernels: Any = "auto", shapes: Shapes = ()) -> FusedChain | None:
