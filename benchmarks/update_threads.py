@@ -78,9 +78,9 @@ def main() -> None:
             for _ in range(args.repeats):
                 for threads in times:
                     times[threads].append(
-                        timed(lambda t=threads, c=chunk: (before(after_product), step(t, c)))
+                        timed(lambda t=threads, c=chunk, a=after_product: (before(a), step(t, c)))
                     )
-                setup.append(timed(lambda: before(after_product)))
+                setup.append(timed(lambda a=after_product: before(a)))
             base = statistics.median(setup)
             one, two = (1e6 * (statistics.median(times[t]) - base) for t in (1, 2))
             where = "after the product" if after_product else "alone"
